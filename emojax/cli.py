@@ -1,0 +1,74 @@
+"""emojax command line: reproduce | analyze | bench. Intentionally thin: parse, call, print."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXPERIMENTS = ("woellmer2012",)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _experiment(name: str):
+    if name == "woellmer2012":
+        from emojax.experiments import woellmer2012
+        return woellmer2012
+    raise ValueError(f"unknown experiment {name!r}; available: {', '.join(EXPERIMENTS)}")
+
+
+def build_config(name: str, config_file: str | None, corpus: str | None, sets: list[str]):
+    """Run contract: Config defaults < :quick < --config FILE < --corpus < --set."""
+    from emojax import config as C
+    base, _, variant = name.partition(":")
+    if variant not in ("", "quick"):
+        raise ValueError(f"{name!r}: the only variant is ':quick'")
+    mod = _experiment(base)
+    cfg = mod.Config()
+    if variant == "quick":
+        cfg = C.override(cfg, mod.QUICK)
+    if config_file:
+        cfg = C.override(cfg, C.load_yaml(config_file))
+    if corpus:
+        cfg = C.override(cfg, {"corpus": corpus})
+    if sets:
+        cfg = C.override(cfg, C.parse_sets(sets))
+    default = not (variant or config_file or corpus or sets)
+    return mod, base, variant, cfg, default
+
+
+def cmd_reproduce(args) -> int:
+    mod, base, variant, cfg, default = build_config(args.name, args.config, args.corpus, args.set)
+    workdir = Path(args.workdir or f"runs/{base}{'-quick' if variant else ''}")
+    publish = ROOT / "results" / base if default and (ROOT / "results").is_dir() else None
+    doc = mod.run(cfg, workdir, publish=publish, progress=not args.no_progress)
+    print((workdir / "results" / "table1.md").read_text())
+    print(f"results: {workdir / 'results'}" + (f" (published to {publish})" if publish else ""))
+    return 0 if doc else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="emojax", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("reproduce", help="reproduce a paper's table (NAME or NAME:quick)")
+    r.add_argument("name", help=f"one of {', '.join(EXPERIMENTS)}, optionally with :quick")
+    r.add_argument("--corpus", help="synthetic[:k=v,...] (default) or table:PATH.csv[,ignore=a+b]")
+    r.add_argument("--config", help="a YAML file of settings (see configs/)")
+    r.add_argument("--workdir", help="where checkpoints, caches and results go (default runs/NAME)")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting, e.g. --set train.l2=0.001 (repeatable)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.set_defaults(func=cmd_reproduce)
+    args = p.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as e:   # bad input: one clear line, not a traceback
+        print(f"emojax: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("emojax: interrupted; finished folds are saved, rerun the same command to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

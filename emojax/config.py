@@ -1,0 +1,83 @@
+"""Layered settings (DESIGN.md "Run contract"): Config defaults < :quick < --config FILE < --corpus
+< --set key=value. Configs are frozen dataclasses, possibly nested; YAML files hold plain values only.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def to_dict(cfg) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def _coerce(value, typ, key: str):
+    origin = typing.get_origin(typ)
+    if dataclasses.is_dataclass(typ):
+        if not isinstance(value, dict):
+            raise ValueError(f"setting {key!r}: expected a mapping, got {value!r}")
+        return override(typ(), value, prefix=f"{key}.")
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        return tuple(value)
+    if typ is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if typ is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if typ in (int, float, str, bool) and not isinstance(value, typ):
+        raise ValueError(f"setting {key!r}: {value!r} is not a {typ.__name__}")
+    return value
+
+
+def override(cfg, values: dict[str, Any], prefix: str = ""):
+    """A copy of the frozen dataclass `cfg` with `values` (nested dicts or dotted keys) applied."""
+    hints = typing.get_type_hints(type(cfg))
+    nested: dict[str, dict] = {}
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        head, _, tail = key.partition(".")
+        if head not in hints:
+            known = ", ".join(prefix + n for n in hints)
+            raise ValueError(f"unknown setting {prefix + head!r}; known: {known}")
+        if tail:
+            nested.setdefault(head, {})[tail] = value
+        elif dataclasses.is_dataclass(hints[head]) and isinstance(value, dict):
+            nested.setdefault(head, {}).update(value)
+        else:
+            typ = hints[head]
+            if typing.get_origin(typ) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+                args = [a for a in typing.get_args(typ) if a is not type(None)]
+                typ = args[0] if value is not None else type(None)
+            flat[head] = value if typ is type(None) else _coerce(value, typ, prefix + head)
+    for head, sub in nested.items():
+        flat[head] = override(getattr(cfg, head), sub, prefix=f"{prefix}{head}.")
+    return dataclasses.replace(cfg, **flat)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ValueError(f"{path}: config file not found") from None
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML ({e})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a config must be a mapping of settings")
+    return data
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """``["train.l2=0.01", "tasks=[valence3]"]`` -> {"train.l2": 0.01, ...} (values parsed as YAML)."""
+    out = {}
+    for item in items:
+        key, sep, val = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set {item!r}: expected key=value")
+        out[key.strip()] = yaml.safe_load(val) if val.strip() else ""
+    return out

@@ -1,0 +1,55 @@
+"""Label schemes of Wöllmer et al. 2012 §3: three levels per dimension, k-means clusters of both.
+
+Levels: [1, 2] -> 0, (2, 4) -> 1, [4, 5] -> 2. Clusters: k-means on the *training* fold's
+(valence, activation) annotations; every utterance goes to the nearest midpoint (Euclidean).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+WOELLMER_TASKS = ("valence3", "activation3", "cluster3", "cluster4", "cluster5")
+
+
+def three_levels(ratings: np.ndarray) -> np.ndarray:
+    """Ratings in [1, 5] -> {0, 1, 2} with [1, 2], (2, 4), [4, 5] (the paper's level boundaries)."""
+    r = np.asarray(ratings, np.float64)
+    return np.where(r <= 2.0, 0, np.where(r < 4.0, 1, 2)).astype(np.int32)
+
+
+def kmeans_midpoints(points: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """(k, 2) cluster midpoints, sorted by (valence, activation) so class ids are stable across folds."""
+    from sklearn.cluster import KMeans
+    km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(points)
+    c = km.cluster_centers_
+    return c[np.lexsort((c[:, 1], c[:, 0]))]
+
+
+def nearest(points: np.ndarray, midpoints: np.ndarray) -> np.ndarray:
+    d = ((points[:, None, :] - midpoints[None, :, :]) ** 2).sum(-1)
+    return d.argmin(1).astype(np.int32)
+
+
+def task_labels(task: str, valence, activation, category, train_idx: np.ndarray, seed: int = 0
+                ) -> tuple[np.ndarray, int, dict]:
+    """Labels (N,) for every utterance, the number of classes, and what was fitted (midpoints).
+
+    Only the utterances at `train_idx` influence cluster midpoints: the test speaker never does.
+    """
+    if task in ("valence3", "activation3"):
+        r = valence if task == "valence3" else activation
+        if r is None:
+            raise ValueError(f"task {task}: the corpus has no {task[:-1]} ratings")
+        return three_levels(r), 3, {}
+    if task.startswith("cluster"):
+        if valence is None or activation is None:
+            raise ValueError(f"task {task}: needs valence and activation ratings")
+        k = int(task[len("cluster"):])
+        pts = np.stack([valence, activation], 1)
+        mid = kmeans_midpoints(pts[train_idx], k, seed)
+        return nearest(pts, mid), k, {"midpoints": mid.round(4).tolist()}
+    if task == "category":
+        if category is None:
+            raise ValueError("task category: the corpus has no category column")
+        names = sorted(set(category.tolist()))
+        return np.searchsorted(names, category).astype(np.int32), len(names), {"classes": names}
+    raise ValueError(f"unknown task {task!r}")
