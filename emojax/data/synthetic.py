@@ -94,7 +94,7 @@ class FeatureMap:
     noise_cov: np.ndarray  # (F, F) Σ_n
 
     def gls(self) -> np.ndarray:
-        """P (2, F): the generalised-least-squares estimate ŷ = P (x - o) and its noise covariance."""
+        """(P (2, F), R (2, 2)): the GLS estimate ŷ = P (x - o) of y from x, and its noise covariance."""
         Gs = self.D[:, None] * self.G
         Ns = self.D[:, None] * self.noise_cov * self.D[None, :]
         Ni = np.linalg.inv(Ns)
@@ -223,12 +223,11 @@ def latent_cov(p: SyntheticParams, dialog_turns: np.ndarray, *, shuffled: bool =
     return C
 
 
-def oracle_sensitivity(p: SyntheticParams, dialog_turns: np.ndarray, *, shuffled: bool = False
-                       ) -> np.ndarray:
-    """S[t, t'] = Σ_{k,i} |∂ E[z_k^t | x] / ∂ x_i^{t'}| of the Bayes-optimal smoother, (T, T).
+def smoother_weights(p: SyntheticParams, dialog_turns: np.ndarray, *, shuffled: bool = False):
+    """The Bayes-optimal smoother of one sequence: E[z | x] = W ŷ, ŷ_t = P (x_t - o).
 
-    E[z | x] = (C ⊗ I₂)(C ⊗ I₂ + I ⊗ N)⁻¹ ŷ with ŷ_t = P (x_t - o) the per-utterance GLS estimate and
-    N = expr_sd² I₂ + R its noise covariance; the sensitivity to features is W_{tt'} P.
+    Returns W (T, 2, T, 2), P (2, F) and the posterior covariance (T, 2, T, 2). With C the latent
+    prior (`latent_cov`) and N = expr_sd² I₂ + R the noise of ŷ: W = (C ⊗ I₂)(C ⊗ I₂ + I ⊗ N)⁻¹.
     """
     fmap = _feature_map(p, np.random.default_rng(p.seed))   # same draws as `generate` makes first
     P, R = fmap.gls()
@@ -236,7 +235,27 @@ def oracle_sensitivity(p: SyntheticParams, dialog_turns: np.ndarray, *, shuffled
     T = C.shape[0]
     N = p.expr_sd ** 2 * np.eye(2) + R
     prior = np.kron(C, np.eye(2))                              # (2T, 2T), index 2t+k
-    W = prior @ np.linalg.inv(prior + np.kron(np.eye(T), N))  # E[z] = W ŷ
-    W = W.reshape(T, 2, T, 2)
+    W = prior @ np.linalg.inv(prior + np.kron(np.eye(T), N))
+    post = prior - W @ prior
+    return W.reshape(T, 2, T, 2), P, post.reshape(T, 2, T, 2)
+
+
+def oracle_estimate(p: SyntheticParams, x: np.ndarray, dialog_turns: np.ndarray, **kw) -> np.ndarray:
+    """E[z_t | x_0..T-1] (T, 2) for one sequence's features `x` (T, F) as `generate` wrote them."""
+    fmap = _feature_map(p, np.random.default_rng(p.seed))
+    W, P, _ = smoother_weights(p, dialog_turns, **kw)
+    yhat = (x - fmap.o[None]) @ P.T                            # (T, F) -> (T, 2)
+    return np.einsum("akbl,bl->ak", W, yhat)
+
+
+def oracle_sensitivity(p: SyntheticParams, dialog_turns: np.ndarray, *, shuffled: bool = False
+                       ) -> np.ndarray:
+    """S[t, t'] = Σ_{k,i} |∂ E[z_k^t | x] / ∂ x_i^{t'}| of the Bayes-optimal smoother, (T, T).
+
+    The sensitivity to the features of utterance t' is W_{tt'} P (`smoother_weights`). The class
+    posteriors are functions of E[z_t | x] (both latent dimensions share one temporal prior), so
+    this is the oracle against which a classifier's sequential Jacobian is read.
+    """
+    W, P, _ = smoother_weights(p, dialog_turns, shuffled=shuffled)
     J = np.einsum("akbl,lf->akbf", W, P)                       # (T, 2, T, F)
     return np.abs(J).sum(axis=(1, 3))

@@ -421,3 +421,20 @@ def check_speakers(corpus: Corpus, min_utterances: int = 1, *,
         if counts.get(s, 0) < min_utterances:
             raise TableError(f"{corpus.name}: speaker {s!r} has {counts.get(s, 0)} utterance(s), "
                              f"fewer than the {min_utterances} required")
+
+
+def write_table(corpus: Corpus, path: str | Path) -> Path:
+    """Write `corpus` as an utterance table that `load_table` reads back (export / exchange)."""
+    path = Path(path)
+    label_cols = [c for c in LABEL_COLUMNS if getattr(corpus, c) is not None]
+    header = ["utterance_id", "session", "dialog", "speaker", "turn", *label_cols,
+              *corpus.feature_names]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for i in range(len(corpus)):
+            labels = [getattr(corpus, c)[i] for c in label_cols]
+            w.writerow([corpus.utterance_id[i], corpus.session[i], corpus.dialog[i],
+                        corpus.speaker[i], int(corpus.turn[i]), *labels,
+                        *(repr(float(v)) for v in corpus.features[i])])
+    return path

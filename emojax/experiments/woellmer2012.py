@@ -168,6 +168,11 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
     seqs = data.sequences(corpus)
     seq_speaker = np.array([corpus.speaker[s[0]] for s in seqs])
     groups = splits.leave_one_speaker_out(seq_speaker, cfg.folds)[:cfg.max_folds]
+    if len(set(seq_speaker.tolist())) < 3:
+        raise ValueError(f"{corpus.name}: leave-one-speaker-out needs at least 3 speakers "
+                         "(test, validation, training)")
+    if corpus.valence is None and corpus.activation is None:   # a table with only `category`
+        cfg = dataclasses.replace(cfg, tasks=("category",))
     width = corpus.features.shape[1]
     units = [(task, f, g) for task in cfg.tasks for f, g in enumerate(groups)]
     fold_results = []

@@ -1,0 +1,100 @@
+"""End to end through the CLI on tiny configurations: tables, records, resume, user tables, errors."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emojax import cli
+from emojax.data import synthetic
+from emojax.data.table import load_table, write_table
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECK = ROOT.parent / "shared" / "tools" / "check_records.py"
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("quick")
+    assert cli.main(["reproduce", "woellmer2012:quick", "--workdir", str(wd), "--no-progress"]) == 0
+    return wd
+
+
+def test_quick_writes_tables_and_records(quick):
+    res = quick / "results"
+    for name in ("table1.json", "table1.md", "table1.csv", "run.json"):
+        assert (res / name).is_file()
+    doc = json.loads((res / "table1.json").read_text())
+    tasks = {r["task"] for r in doc["records"]}
+    assert tasks == {"valence3", "cluster3"}
+    for r in doc["records"]:
+        assert 0 <= r["mean"] <= 1 and len(r["folds"]) == 2
+        assert r["mean"] == pytest.approx(np.mean(r["folds"]))
+    assert {(t["a"], t["b"]) for t in doc["tests"]} == {("blstm", "blstm_shuffled"), ("blstm", "svm")}
+    assert len(doc["paper"]) == 15
+    meta = json.loads((res / "run.json").read_text())
+    assert meta["corpus"]["kind"] == "synthetic" and meta["corpus"]["scale"] == 0.2
+    assert set(meta["cfs_features"]) == {"valence3/fold00", "valence3/fold01", "cluster3/fold00",
+                                         "cluster3/fold01"}
+    assert "BLSTM (shuffled)" in (res / "table1.md").read_text()
+    if CHECK.is_file():
+        out = subprocess.run([sys.executable, str(CHECK), str(res)], capture_output=True, text=True)
+        assert out.returncode == 0, out.stdout
+
+
+def test_rerun_resumes_without_training(quick, monkeypatch):
+    from emojax.experiments import woellmer2012 as W
+    before = (quick / "results" / "table1.json").read_text()
+
+    def boom(*a, **k):
+        raise AssertionError("a finished fold was retrained")
+    monkeypatch.setattr(W, "run_fold", boom)
+    assert cli.main(["reproduce", "woellmer2012:quick", "--workdir", str(quick), "--no-progress"]) == 0
+    after = json.loads((quick / "results" / "table1.json").read_text())
+    assert after["records"] == json.loads(before)["records"]
+    assert (quick / "checkpoints").is_dir()
+
+
+def test_user_table_round_trip_and_run(tmp_path):
+    c = synthetic.marker_wearers(synthetic.generate(synthetic.SyntheticParams(scale=0.1, seed=1)))
+    csv = write_table(c, tmp_path / "my.csv")
+    back = load_table(csv)
+    np.testing.assert_allclose(back.features, c.features)
+    wd = tmp_path / "wd"
+    rc = cli.main(["reproduce", "woellmer2012:quick", "--corpus", f"table:{csv}", "--workdir",
+                   str(wd), "--set", "tasks=[activation3]", "--set", "max_folds=1", "--no-progress"])
+    assert rc == 0
+    doc = json.loads((wd / "results" / "table1.json").read_text())
+    assert {r["task"] for r in doc["records"]} == {"activation3"}
+    assert doc["meta"]["corpus"]["kind"] == "table"
+
+
+def test_malformed_table_is_one_clear_line(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("dialog,turn,speaker,valence,f1\nd1,0,A,3,0.5\nd1,1,A,3,abc\n")
+    out = subprocess.run([sys.executable, "-m", "emojax.cli", "reproduce", "woellmer2012:quick",
+                          "--corpus", f"table:{bad}", "--workdir", str(tmp_path / "wd")],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "bad.csv:3" in lines[0] and "'f1'" in lines[0] and "abc" in lines[0]
+    assert "Traceback" not in out.stderr
+
+
+def test_bad_settings_are_clear():
+    with pytest.raises(ValueError, match="unknown setting 'train.nope'"):
+        cli.build_config("woellmer2012", None, None, ["train.nope=1"])
+    _, _, _, cfg, default = cli.build_config("woellmer2012", None, "synthetic:rho=0", ["train.l2=0.01"])
+    assert cfg.corpus == "synthetic:rho=0" and cfg.train.l2 == 0.01 and not default
+
+
+def test_config_files_match_defaults():
+    """configs/*.yaml are editable copies of the Config defaults (and of :quick): no drift."""
+    from emojax import config as C
+    from emojax.experiments import woellmer2012 as W
+    full = C.override(W.Config(), C.load_yaml(ROOT / "configs" / "woellmer2012.yaml"))
+    assert full == W.Config()
+    quick = C.override(W.Config(), C.load_yaml(ROOT / "configs" / "woellmer2012_quick.yaml"))
+    assert quick == C.override(W.Config(), W.QUICK)
