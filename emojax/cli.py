@@ -40,10 +40,27 @@ def cmd_reproduce(args) -> int:
     mod, base, variant, cfg, default = build_config(args.name, args.config, args.corpus, args.set)
     workdir = Path(args.workdir or f"runs/{base}{'-quick' if variant else ''}")
     publish = ROOT / "results" / base if default and (ROOT / "results").is_dir() else None
+    if args.publish:          # a study or control, published under its own name
+        publish = ROOT / "results" / args.publish
     doc = mod.run(cfg, workdir, publish=publish, progress=not args.no_progress)
     print((workdir / "results" / "table1.md").read_text())
+    if base == "woellmer2012" and cfg.analysis:
+        from emojax.experiments import woellmer2012_context as A
+        A.analyze(workdir, publish=publish, progress=not args.no_progress)
+        print((workdir / "results" / "context.md").read_text())
     print(f"results: {workdir / 'results'}" + (f" (published to {publish})" if publish else ""))
     return 0 if doc else 1
+
+
+def cmd_analyze(args) -> int:
+    from emojax.experiments import woellmer2012_context as A
+    workdir = Path(args.workdir)
+    if not (workdir / "results" / "run.json").is_file():
+        raise ValueError(f"{workdir}: no finished run here (results/run.json missing); "
+                         "run `emojax reproduce woellmer2012 --workdir DIR` first")
+    A.analyze(workdir, progress=not args.no_progress, mode=args.mode)
+    print((workdir / "results" / "context.md").read_text())
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,8 +73,17 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--workdir", help="where checkpoints, caches and results go (default runs/NAME)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting, e.g. --set train.l2=0.001 (repeatable)")
+    r.add_argument("--publish", metavar="NAME",
+                   help="also publish to results/NAME (controls and studies; the default run "
+                        "publishes to results/EXPERIMENT by itself)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.set_defaults(func=cmd_reproduce)
+    a = sub.add_parser("analyze", help="sequential-Jacobian context analysis of a finished run")
+    a.add_argument("workdir", help="the --workdir of a finished `emojax reproduce woellmer2012`")
+    a.add_argument("--mode", default="auto", choices=("auto", "fwd", "rev"),
+                   help="Jacobian by forward (jacfwd) or reverse (jacrev) mode; auto picks the cheaper")
+    a.add_argument("--no-progress", action="store_true", help="no progress bars")
+    a.set_defaults(func=cmd_analyze)
     args = p.parse_args(argv)
     try:
         return args.func(args)

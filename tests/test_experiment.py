@@ -44,6 +44,21 @@ def test_quick_writes_tables_and_records(quick):
         assert out.returncode == 0, out.stdout
 
 
+def test_quick_runs_the_context_analysis(quick):
+    res = quick / "results"
+    for name in ("context.json", "context.md", "context_position.csv", "context_threshold.csv",
+                 "context_profile.csv", "fig1_jacobian.png", "fig2_context_position.png",
+                 "fig3_context_threshold.png"):
+        assert (res / name).is_file(), name
+    doc = json.loads((res / "context.json").read_text())
+    conds = {r["condition"] for r in doc["records"]}
+    assert conds == {"ordered", "shuffled", "oracle", "oracle_shuffled"}
+    ge10 = {(r["task"], r["condition"]): r for r in doc["records"]
+            if r["position"] == "ge10" and r["theta"] == 0.03}
+    assert 6 <= ge10[("valence3", "oracle")]["past"] <= 9
+    assert ge10[("valence3", "ordered")]["past"] > 0
+
+
 def test_rerun_resumes_without_training(quick, monkeypatch):
     from emojax.experiments import woellmer2012 as W
     before = (quick / "results" / "table1.json").read_text()
@@ -69,6 +84,9 @@ def test_user_table_round_trip_and_run(tmp_path):
     doc = json.loads((wd / "results" / "table1.json").read_text())
     assert {r["task"] for r in doc["records"]} == {"activation3"}
     assert doc["meta"]["corpus"]["kind"] == "table"
+    assert "No oracle" in (wd / "results" / "context.md").read_text()
+    ctx = json.loads((wd / "results" / "context.json").read_text())
+    assert {r["condition"] for r in ctx["records"]} == {"ordered", "shuffled"}
 
 
 def test_malformed_table_is_one_clear_line(tmp_path):

@@ -198,6 +198,12 @@ def generate(p: SyntheticParams = SyntheticParams()) -> Corpus:
     return corpus
 
 
+def params_of(corpus: Corpus) -> SyntheticParams:
+    """The generating parameters of a synthetic corpus (from ``corpus.params``)."""
+    keys = {f.name for f in dataclasses.fields(SyntheticParams)}
+    return SyntheticParams(**{k: v for k, v in corpus.params.items() if k in keys})
+
+
 def marker_wearers(corpus: Corpus) -> Corpus:
     """Wöllmer's view: only the marker-wearing speaker's utterances of each dialog."""
     if "has_mocap" not in corpus.extras:

@@ -53,6 +53,7 @@ class Config:
     seed: int = 0
     train: TrainConfig = TrainConfig()
     svm_grid: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0)
+    analysis: bool = True             # §5.2 context analysis after training (emojax analyze WORKDIR)
 
 
 QUICK = {"corpus": "synthetic:scale=0.2", "tasks": ["valence3", "cluster3"], "max_folds": 2,

@@ -1,0 +1,188 @@
+"""How much context a sequence model uses, read off sensitivity matrices (Wöllmer et al. 2012 §5.2).
+
+Input everywhere: ``S (T, T)``, ``S[t, t']`` = sensitivity of the output at step t to the input at
+step t' (`emojax.analysis.jacobian.sensitivity`, the projection of the sequential Jacobian of
+Graves 2008). Wöllmer counts, for each output step t, the past (t' < t) and future (t' > t) steps
+whose sensitivity is at least ``threshold`` (3 %) of the row's maximum, then averages the counts by
+position in the sequence (Fig. 2) and over steps for thresholds 1..10 % (Fig. 3).
+
+Sequences may be given unpadded (``S_n (T_n, T_n)``) or padded with ``lengths``; steps at or beyond
+a sequence's length are neither counted nor averaged. Pure numpy.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+
+
+def _sequences(S_list: Iterable, lengths: Sequence[int] | None):
+    """Yield ``(S (L, L) float64, L)``: each matrix cut to its valid length."""
+    S_list = list(S_list)
+    if lengths is None:
+        lengths = [np.shape(S)[0] for S in S_list]
+    if len(lengths) != len(S_list):
+        raise ValueError(f"{len(S_list)} matrices but {len(lengths)} lengths")
+    for S, L in zip(S_list, lengths):
+        S = np.asarray(S, np.float64)
+        if S.ndim != 2 or S.shape[0] != S.shape[1]:
+            raise ValueError(f"S must be square (T, T), got {S.shape}")
+        L = int(L)
+        yield S[:L, :L], L
+
+
+def context_counts(S, threshold: float, length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Relevant past and future steps per output step: ``S (T, T) -> past (T,), future (T,)`` ints.
+
+    ``past[t] = #{t' < t : S[t, t'] >= threshold * max_{t'} S[t, t']}``, ``future[t]`` likewise for
+    ``t' > t`` (Wöllmer 2012 §5.2: "a sensitivity greater or equal to 3 % of the maximum
+    sensitivity", ``threshold=0.03``). Only ``t' < length`` count, and the maximum is taken over
+    those. Steps ``t >= length``, and rows that are all zero, get 0 (callers that average must
+    exclude steps ``>= length`` themselves, as the curve builders below do).
+    """
+    S = np.asarray(S, np.float64)
+    T = S.shape[0]
+    L = T if length is None else int(length)
+    past, future = np.zeros(T, np.int64), np.zeros(T, np.int64)
+    A = S[:L, :L]
+    ref = A.max(axis=1, keepdims=True) if L else np.zeros((0, 1))     # (L, 1)
+    relevant = (A >= threshold * ref) & (ref > 0)                      # (L, L)
+    t = np.arange(L)
+    past[:L] = (relevant & (t[None, :] < t[:, None])).sum(axis=1)
+    future[:L] = (relevant & (t[None, :] > t[:, None])).sum(axis=1)
+    return past, future
+
+
+def context_vs_position(S_list, threshold: float, max_position: int | None = None,
+                        lengths: Sequence[int] | None = None) -> dict[int, tuple[float, float, int]]:
+    """Mean relevant past/future context by position in the sequence (Wöllmer 2012 Fig. 2).
+
+    Returns ``{t: (mean_past, mean_future, n)}`` for each 0-based output step t that at least one
+    sequence reaches, ``n`` being how many sequences do; with ``max_position`` only the first
+    ``max_position`` steps (t < max_position).
+    """
+    sums: dict[int, list] = {}
+    for S, L in _sequences(S_list, lengths):
+        past, future = context_counts(S, threshold)
+        for t in range(L if max_position is None else min(L, max_position)):
+            acc = sums.setdefault(t, [0.0, 0.0, 0])
+            acc[0] += past[t]
+            acc[1] += future[t]
+            acc[2] += 1
+    return {t: (p / n, f / n, n) for t, (p, f, n) in sorted(sums.items())}
+
+
+def context_vs_threshold(S_list, thresholds, *, min_predecessors: int = 10,
+                         lengths: Sequence[int] | None = None) -> dict[str, np.ndarray]:
+    """Mean relevant past/future context per threshold (Wöllmer 2012 Fig. 3).
+
+    Averages over all valid output steps of all sequences (``*_all``) and over the steps with at
+    least ``min_predecessors`` predecessors, i.e. ``t >= min_predecessors`` (``*_ge``; DESIGN's
+    position ``"ge10"``), where past context is not cut short by the sequence start.
+    Returns arrays of shape (len(thresholds),): ``thresholds, past_all, future_all, n_all, past_ge,
+    future_ge, n_ge``; a mean over no steps is NaN.
+    """
+    seqs = list(_sequences(S_list, lengths))
+    th = np.asarray(thresholds, np.float64).reshape(-1)
+    out = {k: np.zeros(th.shape) for k in ("past_all", "future_all", "past_ge", "future_ge")}
+    n_all = sum(L for _, L in seqs)
+    n_ge = sum(max(L - min_predecessors, 0) for _, L in seqs)
+    for j, theta in enumerate(th):
+        for S, L in seqs:
+            past, future = context_counts(S, theta)
+            out["past_all"][j] += past.sum()
+            out["future_all"][j] += future.sum()
+            out["past_ge"][j] += past[min_predecessors:].sum()
+            out["future_ge"][j] += future[min_predecessors:].sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for k in ("past_all", "future_all"):
+            out[k] = out[k] / n_all if n_all else np.full(th.shape, np.nan)
+        for k in ("past_ge", "future_ge"):
+            out[k] = out[k] / n_ge if n_ge else np.full(th.shape, np.nan)
+    return {"thresholds": th, **out,
+            "n_all": np.full(th.shape, n_all), "n_ge": np.full(th.shape, n_ge)}
+
+
+def sensitivity_profile(S_list, max_offset: int,
+                        lengths: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean relative sensitivity by offset: ``offsets (2M+1,) = -M..M``, ``profile (2M+1,)``.
+
+    ``profile[d] = mean over valid pairs (t, t+d) of S[t, t+d] / S[t, t]`` (rows with a zero diagonal
+    are skipped), so ``profile`` is 1 at d = 0, negative offsets are the past. This is the decay
+    of Fig. 1c averaged over all output steps, which Wöllmer 2012 does not plot. NaN where no pair
+    exists.
+    """
+    offsets = np.arange(-max_offset, max_offset + 1)
+    sums, counts = np.zeros(offsets.shape), np.zeros(offsets.shape)
+    for S, L in _sequences(S_list, lengths):
+        d = np.diagonal(S)
+        ok = d > 0
+        R = np.where(ok[:, None], S / np.where(ok, d, 1.0)[:, None], 0.0)
+        for j, off in enumerate(offsets):
+            if abs(off) >= L:
+                continue
+            rows = np.arange(max(0, -off), min(L, L - off))         # t with t + off in [0, L)
+            sums[j] += np.diagonal(R, offset=off)[ok[rows]].sum()
+            counts[j] += ok[rows].sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        profile = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return offsets, profile
+
+
+def decay_rate(offsets, profile, *, side: str = "past",
+               max_distance: int | None = None) -> tuple[float, float]:
+    """Geometric decay of a `sensitivity_profile`: ``(lam, lag1)``.
+
+    Fits ``log profile(∓d) ≈ a + d·log(lam)`` by least squares over distances d = 1..k, k the last of
+    a run of positive, finite values from d = 1 (and <= ``max_distance``); with one point the line
+    goes through ``profile(0) = 1`` (lam = profile(∓1)). ``lam`` is clipped to (0, 1]; NaN when there
+    is nothing to fit. ``lag1`` is the profile at d = -1 (``side="past"``) or +1 (``"future"``).
+    """
+    if side not in ("past", "future"):
+        raise ValueError(f"side must be 'past' or 'future', got {side!r}")
+    sign = -1 if side == "past" else 1
+    lookup = {int(o): float(p) for o, p in zip(np.asarray(offsets), np.asarray(profile))}
+    lag1 = lookup.get(sign, float("nan"))
+    ds, logs = [], []
+    d = 1
+    while (sign * d) in lookup and (max_distance is None or d <= max_distance):
+        p = lookup[sign * d]
+        if not (np.isfinite(p) and p > 0):
+            break
+        ds.append(d)
+        logs.append(np.log(p))
+        d += 1
+    if not ds:
+        return float("nan"), lag1
+    slope = logs[0] if len(ds) == 1 else np.polyfit(ds, logs, 1)[0]
+    return float(min(np.exp(slope), 1.0)), lag1
+
+
+def context_records(S_list, *, task: str, condition: str, thetas,
+                    max_position: int | None = None, min_predecessors: int = 10,
+                    lengths: Sequence[int] | None = None) -> list[dict]:
+    """DESIGN.md ``context.json`` records for one task and condition.
+
+    One record ``{"task", "condition", "theta", "position", "past", "future", "n"}`` per threshold
+    and per output step (``position`` an int, 0-based), plus ``position="all"`` (mean over every
+    valid step) and ``position=f"ge{min_predecessors}"`` (``"ge10"`` by default, the only such label
+    DESIGN accepts). ``condition`` is ``ordered``, ``shuffled``, ``oracle`` or ``oracle_shuffled``;
+    ``theta`` a fraction (0.03 for 3 %). Positions or means over no steps are left out.
+    """
+    seqs = list(_sequences(S_list, lengths))
+    mats, lens = [S for S, _ in seqs], [L for _, L in seqs]
+    thetas = [float(t) for t in np.asarray(thetas, np.float64).reshape(-1)]
+    by_th = context_vs_threshold(mats, thetas, min_predecessors=min_predecessors, lengths=lens)
+    base = {"task": task, "condition": condition}
+    recs = []
+    for j, theta in enumerate(thetas):
+        for t, (p, f, n) in context_vs_position(mats, theta, max_position, lens).items():
+            recs.append({**base, "theta": theta, "position": int(t), "past": float(p),
+                         "future": float(f), "n": int(n)})
+        for pos, key in (("all", "all"), (f"ge{min_predecessors}", "ge")):
+            n = int(by_th[f"n_{key}"][j])
+            if n:
+                recs.append({**base, "theta": theta, "position": pos,
+                             "past": float(by_th[f"past_{key}"][j]),
+                             "future": float(by_th[f"future_{key}"][j]), "n": n})
+    return recs

@@ -1,0 +1,96 @@
+"""Figures of the context analysis (Wöllmer et al. 2012 Figs. 1–3, and ours beyond the paper)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+STYLE = {"ordered": ("C0", "-"), "shuffled": ("C1", "--"), "oracle": ("k", ":"),
+         "oracle_shuffled": ("0.5", "-.")}
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def fig1_jacobian(J: np.ndarray, path: Path, *, task: str, t: int = 15) -> None:
+    """J (T, K, T, F) of one sequence: (a) derivatives at output step t (summed over classes) for
+    every input feature and step, (b) their absolute values, (c) Σ_k Σ_i |J| normalised at t' = t."""
+    plt = _plt()
+    T = J.shape[0]
+    t = min(t, T - 1)
+    D = J[t].sum(0)                                             # (T, F): Σ_k ∂y_k^t/∂x_i^t'
+    S = np.abs(J[t]).sum(axis=(0, 2))                           # (T,)
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4))
+    lim = np.abs(D).max() or 1.0
+    ext = (0.5, T + 0.5, -0.5, D.shape[1] - 0.5)                # input steps numbered 1..T
+    im = ax[0].imshow(D.T, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, origin="lower",
+                      extent=ext)
+    ax[0].set(title=f"(a) derivatives at t = {t + 1}", xlabel="input step t'", ylabel="input feature i")
+    fig.colorbar(im, ax=ax[0])
+    im = ax[1].imshow(np.abs(D).T, aspect="auto", cmap="magma", origin="lower", extent=ext)
+    ax[1].set(title="(b) absolute values", xlabel="input step t'")
+    fig.colorbar(im, ax=ax[1])
+    ax[2].bar(np.arange(1, T + 1), S / S[t], color="C0")
+    ax[2].axhline(0.03, color="k", ls=":", lw=1, label="3 %")
+    ax[2].set(title="(c) summed over inputs and outputs, / value at t", xlabel="input step t'",
+              ylabel="relative sensitivity")
+    ax[2].legend()
+    fig.suptitle(f"Sequential Jacobian, one {T}-utterance test sequence ({task}, ordered BLSTM)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def fig2_context_position(records, path: Path, *, task: str, theta: float = 0.03,
+                          max_position: int = 40) -> None:
+    """Mean relevant past/future utterances vs position, one panel per condition (Fig. 2 a, b)."""
+    plt = _plt()
+    conds = [c for c in ("ordered", "shuffled", "oracle", "oracle_shuffled")
+             if any(r["condition"] == c and r["task"] == task for r in records)]
+    fig, axes = plt.subplots(1, len(conds), figsize=(4.5 * len(conds), 3.6), sharey=True,
+                             squeeze=False)
+    for ax, cond in zip(axes[0], conds):
+        rs = sorted((r for r in records if r["task"] == task and r["condition"] == cond
+                     and r["theta"] == theta and isinstance(r["position"], int)
+                     and r["position"] < max_position), key=lambda r: r["position"])
+        pos = [r["position"] + 1 for r in rs]
+        ax.plot(pos, [r["past"] for r in rs], "C0-o", ms=3, label="past")
+        ax.plot(pos, [r["future"] for r in rs], "C3-s", ms=3, label="future")
+        ax.set(title=cond, xlabel="utterance number in the sequence")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(f"relevant utterances (θ = {theta:.0%})")
+    axes[0][0].legend()
+    fig.suptitle(f"Context vs position ({task})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def fig3_context_threshold(records, path: Path, *, position: str = "all") -> None:
+    """Mean relevant past utterances vs threshold; one colour per task, line style per condition."""
+    plt = _plt()
+    tasks = list(dict.fromkeys(r["task"] for r in records))
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for i, task in enumerate(tasks):
+        for cond, (_, ls) in STYLE.items():
+            rs = sorted((r for r in records if r["task"] == task and r["condition"] == cond
+                         and r["position"] == position), key=lambda r: r["theta"])
+            if not rs:
+                continue
+            oracle = cond.startswith("oracle")
+            if oracle and i > 0:          # the oracle does not depend on the task: draw it once
+                continue
+            ax.plot([100 * r["theta"] for r in rs], [r["past"] for r in rs], ls=ls,
+                    color=STYLE[cond][0] if oracle else f"C{i}",
+                    label=cond if oracle else f"{task} {cond}", marker=None if oracle else ".")
+    ax.set(xlabel="sensitivity threshold [%]", ylabel="relevant past utterances",
+           title=f"Context vs threshold (solid: ordered, dashed: shuffled; steps: {position})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
