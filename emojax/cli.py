@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-EXPERIMENTS = ("woellmer2012",)
+EXPERIMENTS = ("woellmer2012", "woellmer2012_context")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -13,6 +13,9 @@ def _experiment(name: str):
     if name == "woellmer2012":
         from emojax.experiments import woellmer2012
         return woellmer2012
+    if name == "woellmer2012_context":
+        from emojax.experiments import woellmer2012_context_study
+        return woellmer2012_context_study
     raise ValueError(f"unknown experiment {name!r}; available: {', '.join(EXPERIMENTS)}")
 
 
@@ -39,11 +42,12 @@ def build_config(name: str, config_file: str | None, corpus: str | None, sets: l
 def cmd_reproduce(args) -> int:
     mod, base, variant, cfg, default = build_config(args.name, args.config, args.corpus, args.set)
     workdir = Path(args.workdir or f"runs/{base}{'-quick' if variant else ''}")
-    publish = ROOT / "results" / base if default and (ROOT / "results").is_dir() else None
+    target = "woellmer2012" if base == "woellmer2012_context" else base   # studies publish beside
+    publish = ROOT / "results" / target if default and (ROOT / "results").is_dir() else None
     if args.publish:          # a study or control, published under its own name
         publish = ROOT / "results" / args.publish
     doc = mod.run(cfg, workdir, publish=publish, progress=not args.no_progress)
-    print((workdir / "results" / "table1.md").read_text())
+    print((workdir / "results" / mod.SUMMARY).read_text())
     if base == "woellmer2012" and cfg.analysis:
         from emojax.experiments import woellmer2012_context as A
         A.analyze(workdir, publish=publish, progress=not args.no_progress)
@@ -58,7 +62,8 @@ def cmd_analyze(args) -> int:
     if not (workdir / "results" / "run.json").is_file():
         raise ValueError(f"{workdir}: no finished run here (results/run.json missing); "
                          "run `emojax reproduce woellmer2012 --workdir DIR` first")
-    A.analyze(workdir, progress=not args.no_progress, mode=args.mode)
+    publish = ROOT / "results" / args.publish if args.publish else None
+    A.analyze(workdir, progress=not args.no_progress, mode=args.mode, publish=publish)
     print((workdir / "results" / "context.md").read_text())
     return 0
 
@@ -82,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("workdir", help="the --workdir of a finished `emojax reproduce woellmer2012`")
     a.add_argument("--mode", default="auto", choices=("auto", "fwd", "rev"),
                    help="Jacobian by forward (jacfwd) or reverse (jacrev) mode; auto picks the cheaper")
+    a.add_argument("--publish", metavar="NAME", help="also publish to results/NAME")
     a.add_argument("--no-progress", action="store_true", help="no progress bars")
     a.set_defaults(func=cmd_analyze)
     args = p.parse_args(argv)

@@ -116,3 +116,18 @@ def test_config_files_match_defaults():
     assert full == W.Config()
     quick = C.override(W.Config(), C.load_yaml(ROOT / "configs" / "woellmer2012_quick.yaml"))
     assert quick == C.override(W.Config(), W.QUICK)
+
+
+def test_context_study_quick(tmp_path):
+    """The rho/training study runs end to end and writes its records and Fig. 4."""
+    wd = tmp_path / "study"
+    assert cli.main(["reproduce", "woellmer2012_context:quick", "--workdir", str(wd),
+                     "--no-progress"]) == 0
+    doc = json.loads((wd / "results" / "context_study.json").read_text())
+    keys = {"task", "condition", "theta", "position", "past", "rho", "seed", "scale", "l2",
+            "forget_bias", "sweep"}
+    assert all(keys <= set(r) for r in doc["records"])
+    oracle = {r["rho"]: r["past"] for r in doc["records"] if r["condition"] == "oracle"}
+    assert oracle[0.5] < oracle[0.9]          # the true context rises with rho
+    assert (wd / "results" / "fig4_context_vs_training.png").is_file()
+    assert len(list((wd / "points").glob("*.json"))) == 2   # identical settings trained once

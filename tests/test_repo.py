@@ -20,3 +20,13 @@ def test_readme_opens_with_two_commands():
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert readme_commands()[1] in ci
+
+
+def test_readme_results_are_generated_from_results():
+    """README tables come from results/ (python -m emojax.experiments.report), never by hand."""
+    from emojax.experiments import report
+    readme = (ROOT / "README.md").read_text()
+    assert report.render(readme, ROOT / "results") == readme
+    woellmer = ROOT / "results" / "woellmer2012" / "README.md"
+    if woellmer.is_file():
+        assert report.woellmer_readme(ROOT / "results") == woellmer.read_text()

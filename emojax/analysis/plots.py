@@ -17,19 +17,21 @@ def _plt():
 
 
 def fig1_jacobian(J: np.ndarray, path: Path, *, task: str, t: int = 15) -> None:
-    """J (T, K, T, F) of one sequence: (a) derivatives at output step t (summed over classes) for
-    every input feature and step, (b) their absolute values, (c) Σ_k Σ_i |J| normalised at t' = t."""
+    """J (T, K, T, F) of one sequence: (a) derivatives of one output at step t (the class whose
+    output is most sensitive; a sum over softmax classes would cancel, Σ_k y_k = 1) for every input
+    feature and step, (b) their absolute values, (c) Σ_k Σ_i |J| normalised at t' = t."""
     plt = _plt()
     T = J.shape[0]
     t = min(t, T - 1)
-    D = J[t].sum(0)                                             # (T, F): Σ_k ∂y_k^t/∂x_i^t'
+    k = int(np.abs(J[t]).sum(axis=(1, 2)).argmax())
+    D = J[t, k]                                                 # (T, F): ∂y_k^t/∂x_i^t'
     S = np.abs(J[t]).sum(axis=(0, 2))                           # (T,)
     fig, ax = plt.subplots(1, 3, figsize=(15, 4))
     lim = np.abs(D).max() or 1.0
     ext = (0.5, T + 0.5, -0.5, D.shape[1] - 0.5)                # input steps numbered 1..T
     im = ax[0].imshow(D.T, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, origin="lower",
                       extent=ext)
-    ax[0].set(title=f"(a) derivatives at t = {t + 1}", xlabel="input step t'", ylabel="input feature i")
+    ax[0].set(title=f"(a) derivatives of output {k} at t = {t + 1}", xlabel="input step t'", ylabel="input feature i")
     fig.colorbar(im, ax=ax[0])
     im = ax[1].imshow(np.abs(D).T, aspect="auto", cmap="magma", origin="lower", extent=ext)
     ax[1].set(title="(b) absolute values", xlabel="input step t'")

@@ -91,7 +91,6 @@ def analyze(workdir: Path, *, publish: Path | None = None, progress: bool = True
     corpus = W.load_corpus(cfg)
     seqs = data.sequences(corpus)
     shuffled_seqs = W.shuffle_within(seqs, cfg.seed + 1000)
-    width = corpus.features.shape[1]
     synth = corpus.params.get("kind") == "synthetic"
     conditions = [c for c in ("blstm", "blstm_shuffled") if c in cfg.classifiers]
     S_by = {}                                   # (task, condition) -> [S per test sequence]
@@ -101,6 +100,7 @@ def analyze(workdir: Path, *, publish: Path | None = None, progress: bool = True
         rec = folds[(task, f)]
         order = seqs if clf == "blstm" else shuffled_seqs
         test = _test_sequences(corpus, rec, order)
+        width = rec["width"]
         like = model.init(jax.random.PRNGKey(0), width, rec["n_classes"], hidden=cfg.train.hidden,
                           layers=cfg.train.layers, peephole=cfg.train.peephole)
         params = load_params(workdir / "checkpoints" / f"{task}_fold{f:02d}_{clf}", like)

@@ -1,0 +1,76 @@
+"""emojax.bench: the records it writes, and that every implementation it times computes the same thing."""
+import importlib.util
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from emojax import bench as B
+
+CHECKER = pathlib.Path(__file__).resolve().parents[2] / "shared" / "tools" / "check_records.py"
+HAVE = {m: importlib.util.find_spec(m) is not None for m in ("flax", "torch")}
+
+
+def test_quick_run_writes_conforming_records(tmp_path, capsys):
+    out = tmp_path / "bench"                     # check_records.py reads bench files from */bench/
+    rc = B.main(["--quick", "--out", str(out), "--cases", "blstm_utt,jacobian_seq", "--repeats", "2"])
+    assert rc == 0
+    doc = json.loads((out / "cpu.json").read_text())
+    assert {"device", "versions", "device_description", "matmul_peak_gflops"} <= set(doc["meta"])
+    assert doc["meta"]["device"] == "cpu" and doc["meta"]["matmul_peak_gflops"] > 0
+    assert doc["meta"]["versions"]["jax"]
+    recs = doc["records"]
+    for r in recs:
+        assert {"case", "impl", "median_ms", "min_ms", "max_ms", "compile_s"} <= set(r)
+        assert 0 < r["min_ms"] <= r["median_ms"] <= r["max_ms"] and r["compile_s"] > 0
+        assert r["seqs_per_s"] > 0 and r["repeats"] == 2
+    impls = {case: {r["impl"] for r in recs if r["case"] == case} for case in ("blstm_utt", "jacobian_seq")}
+    assert {"emojax"} <= impls["blstm_utt"] and {"emojax", "emojax_jacfwd"} <= impls["jacobian_seq"]
+    assert ("flax" in impls["blstm_utt"]) == HAVE["flax"]
+    assert ("torch" in impls["blstm_utt"]) == HAVE["torch"] == ("torch" in impls["jacobian_seq"])
+    assert ("torch_autograd" in impls["jacobian_seq"]) == HAVE["torch"]
+    ours = next(r for r in recs if r["case"] == "blstm_utt" and r["impl"] == "emojax")
+    assert ours["gflops"] > 0
+    for peer in impls["blstm_utt"] - {"emojax"}:
+        peer_ms = next(r["median_ms"] for r in recs if r["case"] == "blstm_utt" and r["impl"] == peer)
+        assert ours[f"speedup_vs_{peer}"] == pytest.approx(peer_ms / ours["median_ms"])
+    md = (out / "cpu.md").read_text()
+    assert "## blstm_utt" in md and "## jacobian_seq" in md and md.strip() in capsys.readouterr().out
+    if CHECKER.is_file():
+        res = subprocess.run([sys.executable, str(CHECKER), str(tmp_path)], capture_output=True, text=True)
+        assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_unknown_case_is_an_error(tmp_path):
+    with pytest.raises(SystemExit):
+        B.main(["--quick", "--out", str(tmp_path), "--cases", "nope"])
+
+
+@pytest.mark.parametrize("case", ["blstm_utt", "chernykh", "mirsamadi"])
+def test_train_steps_agree_across_libraries(case):
+    """Same weights, same inputs: the same loss in every library, and after one Adam step too,
+    except torch: nn.LSTM has two biases (b_ih + b_hh) that Adam moves separately, so its effective
+    bias takes twice the step of emojax's and Flax's single one."""
+    pb = B.CASES[case][0](True)
+    impls = [(name, build) for name, build in B.TRAIN if B.available(name)]
+    losses = {name: [float(step()) for step in [build(pb)] for _ in range(2)] for name, build in impls}
+    ref = losses["emojax"]
+    assert np.isfinite(ref).all() and ref[1] < ref[0]
+    for name, got in losses.items():
+        n = 1 if name.startswith("torch") else 2
+        np.testing.assert_allclose(got[:n], ref[:n], rtol=2e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("case", ["jacobian_seq", "jacobian_batch"])
+def test_jacobians_agree(case):
+    pb = B.CASES[case][0](True)
+    Js = {name: np.asarray(build(pb)()) for name, build in B.JACOBIAN if B.available(name)}
+    T, K, F = pb.steps, pb.classes, pb.feats
+    ref = Js["emojax"]
+    assert ref.shape == ((T, K, T, F) if pb.single else (pb.batch, T, K, T, F))
+    assert np.abs(ref).max() > 1e-3
+    for name, J in Js.items():
+        np.testing.assert_allclose(J, ref, atol=1e-6, rtol=1e-4, err_msg=name)

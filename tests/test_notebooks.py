@@ -1,0 +1,23 @@
+"""Notebooks are executed on tiny configurations so they cannot rot."""
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", ["woellmer2012_context.ipynb"])
+def test_notebook_executes(name, tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    monkeypatch.setenv("EMOJAX_NOTEBOOK_TINY", "1")
+    monkeypatch.setenv("EMOJAX_NOTEBOOK_WORKDIR", str(tmp_path / "wd"))
+    monkeypatch.setenv("JAX_PLATFORMS", "cpu")
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert (tmp_path / "wd" / "results" / "fig2_context_position.png").is_file()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
