@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--no-progress", action="store_true", help="no progress bars")
     a.set_defaults(func=cmd_analyze)
     args = p.parse_args(argv)
+    from emojax.runtime import enable_compilation_cache, track_compile_time
+    enable_compilation_cache()
+    track_compile_time()
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError) as e:   # bad input: one clear line, not a traceback

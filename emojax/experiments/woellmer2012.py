@@ -54,6 +54,7 @@ class Config:
     train: TrainConfig = TrainConfig()
     svm_grid: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0)
     analysis: bool = True             # §5.2 context analysis after training (emojax analyze WORKDIR)
+    batched: bool = False             # train all folds and both conditions of a task as one program
 
 
 SUMMARY = "table1.md"
@@ -117,18 +118,19 @@ def train_blstm(prep, seqs, cfg: Config, width: int, seed: int, progress=None):
     return params, logits, info
 
 
-def run_fold(corpus, seqs, seq_speaker, task, fold, test_speakers, cfg: Config,
-             ckpt_dir: Path | None = None, progress=None) -> dict:
+BLSTMS = ("blstm", "blstm_shuffled")
+
+
+def _fold_record(prep, task, fold, test_speakers, cfg: Config) -> dict:
+    """The fold's record, with the SVM baseline scored (the BLSTMs are added by `_score_blstm`)."""
     from emojax.train.batching import bucket_length
     from emojax.train.metrics import scores
-    prep = prepare_fold(corpus, seqs, seq_speaker, task, test_speakers, cfg, fold)
     K, y, idx = prep["n_classes"], prep["y"], prep["idx"]
-    # the selected features, zero-padded to a multiple of 16: few compiles, no wasted input FLOPs
-    width = bucket_length(prep["selected"].size)
     out = {"task": task, "fold": fold, "test_speakers": list(test_speakers),
            "val_speakers": prep["val_speakers"], "n_train": int(idx["train"].size + idx["val"].size),
            "n_test": int(idx["test"].size), "n_features": int(prep["selected"].size),
-           "width": width,
+           # the selected features, zero-padded to a multiple of 16: few compiles, no wasted FLOPs
+           "width": bucket_length(prep["selected"].size),
            "selected": prep["selected"].tolist(), "mu": prep["mu"].tolist(),
            "sd": prep["sd"].tolist(), "n_classes": K, **prep["fitted"], "scores": {}, "info": {}}
     if "svm" in cfg.classifiers:
@@ -138,21 +140,78 @@ def run_fold(corpus, seqs, seq_speaker, task, fold, test_speakers, cfg: Config,
                                      seed=cfg.seed)
         out["scores"]["svm"] = scores(y[idx["test"]], pred, K)
         out["info"]["svm"] = info
-    for clf in ("blstm", "blstm_shuffled"):
-        if clf not in cfg.classifiers:
-            continue
-        run_seqs = seqs if clf == "blstm" else shuffle_within(seqs, cfg.seed + 1000)
-        seed = cfg.seed * 7919 + fold * 31 + (clf == "blstm_shuffled")
-        params, logits, info = train_blstm(prep, run_seqs, cfg, width, seed, progress)
-        test_seqs = [s for s, p in zip(run_seqs, prep["part"]) if p == "test"]
-        pred = np.concatenate([lg.argmax(-1) for lg in logits])
-        truth = np.concatenate([y[s] for s in test_seqs])
-        out["scores"][clf] = scores(truth, pred, K)
-        out["info"][clf] = info
-        if ckpt_dir is not None:
-            from emojax.train.checkpoint import save_params
-            save_params(ckpt_dir / f"{task}_fold{fold:02d}_{clf}", params)
     return out
+
+
+def _condition(seqs, clf: str, cfg: Config, fold: int):
+    """(sequences in the order the classifier sees them, its training seed)."""
+    run_seqs = seqs if clf == "blstm" else shuffle_within(seqs, cfg.seed + 1000)
+    return run_seqs, cfg.seed * 7919 + fold * 31 + (clf == "blstm_shuffled")
+
+
+def _score_blstm(out, prep, clf, run_seqs, params, logits, info, ckpt_dir):
+    from emojax.train.metrics import scores
+    test_seqs = [s for s, p in zip(run_seqs, prep["part"]) if p == "test"]
+    pred = np.concatenate([lg.argmax(-1) for lg in logits])
+    truth = np.concatenate([prep["y"][s] for s in test_seqs])
+    out["scores"][clf] = scores(truth, pred, prep["n_classes"])
+    out["info"][clf] = info
+    if ckpt_dir is not None:
+        from emojax.train.checkpoint import save_params
+        save_params(ckpt_dir / f"{out['task']}_fold{out['fold']:02d}_{clf}", params)
+
+
+def run_fold(corpus, seqs, seq_speaker, task, fold, test_speakers, cfg: Config,
+             ckpt_dir: Path | None = None, progress=None) -> dict:
+    """One fold of one task, model by model."""
+    prep = prepare_fold(corpus, seqs, seq_speaker, task, test_speakers, cfg, fold)
+    out = _fold_record(prep, task, fold, test_speakers, cfg)
+    for clf in (c for c in BLSTMS if c in cfg.classifiers):
+        run_seqs, seed = _condition(seqs, clf, cfg, fold)
+        params, logits, info = train_blstm(prep, run_seqs, cfg, out["width"], seed, progress)
+        _score_blstm(out, prep, clf, run_seqs, params, logits, info, ckpt_dir)
+    return out
+
+
+def run_folds_batched(corpus, seqs, seq_speaker, task, folds, cfg: Config,
+                      ckpt_dir: Path | None = None, progress=None) -> list[dict]:
+    """Several folds of one task with both BLSTM conditions trained as one vmapped program
+    (`emojax.train.stacked`); equal to `run_fold` per fold up to float summation order."""
+    import jax
+
+    from emojax.models import woellmer as model
+    from emojax.train.stacked import evaluate_stacked, fit_stacked, shard_models, unstack
+    t = cfg.train
+    if t.l2_grid:
+        raise ValueError("train.l2_grid is not supported with batched=true; give train.l2")
+    preps, outs, models = [], [], []
+    for fold, group in folds:
+        prep = prepare_fold(corpus, seqs, seq_speaker, task, group, cfg, fold)
+        preps.append(prep)
+        outs.append(_fold_record(prep, task, fold, group, cfg))
+        for clf in (c for c in BLSTMS if c in cfg.classifiers):
+            run_seqs, seed = _condition(seqs, clf, cfg, fold)
+            models.append((len(preps) - 1, clf, run_seqs, seed))
+    if not models:
+        return outs
+    width = max(o["width"] for o in outs)
+    pairs = lambda i, rs, part: _seq_pairs(preps[i], rs, part)  # noqa: E731
+    inits = [model.init(jax.random.PRNGKey(seed), outs[i]["width"], preps[i]["n_classes"],
+                        hidden=t.hidden, layers=t.layers, forget_bias=t.forget_bias,
+                        peephole=t.peephole) for i, _, _, seed in models]
+    shard = jax.device_count() > 1 and len(models) % jax.device_count() == 0
+    best, infos, ev = fit_stacked(model.apply, inits, t, [pairs(i, rs, "train") for i, _, rs, _ in models],
+                                  [pairs(i, rs, "val") for i, _, rs, _ in models], width,
+                                  [seed for *_, seed in models], shard=shard, progress=progress)
+    _, logits = evaluate_stacked(ev, best, [pairs(i, rs, "test") for i, _, rs, _ in models],
+                                 t.batch_size, width)
+    for (i, clf, rs, _), p, lg, info in zip(models, unstack(best, len(models)), logits, infos):
+        w = outs[i]["width"]                                      # back to the fold's own inputs
+        p = {**p, "blstm": [{d: {**q, "w_x": q["w_x"][:w]} for d, q in p["blstm"][0].items()}]
+             + list(p["blstm"][1:])}
+        info["sharded"] = shard
+        _score_blstm(outs[i], preps[i], clf, rs, p, lg, info, ckpt_dir)
+    return outs
 
 
 # ----------------------------------------------------------------------------- the experiment
@@ -179,20 +238,32 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
                          "(test, validation, training)")
     if corpus.valence is None and corpus.activation is None:   # a table with only `category`
         cfg = dataclasses.replace(cfg, tasks=("category",))
-    units = [(task, f, g) for task in cfg.tasks for f, g in enumerate(groups)]
-    fold_results = []
-    bar = tqdm(units, desc="woellmer2012", disable=not progress, unit="fold")
-    for task, f, group in bar:
-        path = workdir / "folds" / f"{task}_fold{f:02d}.json"
-        bar.set_description(f"{task} fold {f + 1}/{len(groups)}")
-        if path.exists():                                          # resume: finished folds are kept
-            fold_results.append(json.loads(path.read_text()))
-            continue
-        res = run_fold(corpus, seqs, seq_speaker, task, f, group, cfg, ckpt_dir=workdir / "checkpoints", progress=bar)
-        tmp = path.with_suffix(".tmp")
+    fold_path = lambda task, f: workdir / "folds" / f"{task}_fold{f:02d}.json"  # noqa: E731
+
+    def save(res):
+        tmp = fold_path(res["task"], res["fold"]).with_suffix(".tmp")
         tmp.write_text(json.dumps(res))
-        tmp.replace(path)                                          # atomic: no half-written folds
-        fold_results.append(res)
+        tmp.replace(fold_path(res["task"], res["fold"]))          # atomic: no half-written folds
+
+    ckpt = workdir / "checkpoints"
+    if cfg.batched:   # one program per task: every fold left to do, both conditions
+        bar = tqdm(cfg.tasks, desc="woellmer2012 (batched folds)", disable=not progress, unit="task")
+        for task in bar:
+            todo = [(f, g) for f, g in enumerate(groups) if not fold_path(task, f).exists()]
+            if todo:
+                for res in run_folds_batched(corpus, seqs, seq_speaker, task, todo, cfg, ckpt, bar):
+                    save(res)
+        fold_results = [json.loads(fold_path(t, f).read_text())
+                        for t in cfg.tasks for f in range(len(groups))]
+    else:
+        units = [(task, f, g) for task in cfg.tasks for f, g in enumerate(groups)]
+        fold_results = []
+        bar = tqdm(units, desc="woellmer2012", disable=not progress, unit="fold")
+        for task, f, group in bar:
+            bar.set_description(f"{task} fold {f + 1}/{len(groups)}")
+            if not fold_path(task, f).exists():                    # resume: finished folds kept
+                save(run_fold(corpus, seqs, seq_speaker, task, f, group, cfg, ckpt, bar))
+            fold_results.append(json.loads(fold_path(task, f).read_text()))
     meta = R.run_meta(cfg, corpus, wall_s=time.time() - t0, fold_results=fold_results,
                       n_sequences=len(seqs))
     tables = R.write_table1(workdir / "results", fold_results, meta, PAPER_TABLE_1, cfg.classifiers)

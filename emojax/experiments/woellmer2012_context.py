@@ -140,6 +140,12 @@ def _fig1_example(params, test, width):
     return np.asarray(J)[:, :, :, :pick.shape[1]]
 
 
+def records_json(meta: dict, records: list[dict]) -> str:
+    """{"meta", "records"} with one record per line: diffable, and a tenth of indent=1's size."""
+    body = ",\n".join(json.dumps(r, separators=(",", ":")) for r in records)
+    return f'{{"meta": {json.dumps(meta)},\n"records": [\n{body}\n]}}\n'
+
+
 def summarise(S_by: dict) -> dict:
     """Per (task, condition): mean past/future at 3 % (all steps, ge10), lag-1 and decay rate."""
     from emojax.analysis import context as ctx
@@ -168,7 +174,7 @@ def _write(outdir: Path, cfg, corpus, S_by, example, publish) -> dict:
     meta = {"experiment": "woellmer2012", "analysis": "sequential_jacobian", "corpus": corpus.params,
             "config": {"tasks": list(cfg.tasks), "train": cfg.train.__dict__},
             "thetas": list(THETAS), "oracle": corpus.params.get("kind") == "synthetic"}
-    (outdir / "context.json").write_text(json.dumps({"meta": meta, "records": records}, indent=0))
+    (outdir / "context.json").write_text(records_json(meta, records))
     summary = summarise(S_by)
     (outdir / "context_summary.json").write_text(json.dumps(summary, indent=1))
     with open(outdir / "context_position.csv", "w", newline="") as f:
