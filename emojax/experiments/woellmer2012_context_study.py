@@ -119,7 +119,9 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
             tmp.write_text(json.dumps(run_point(cfg, p)))
             tmp.replace(path)
         results.append({**json.loads(path.read_text()), "sweep": p["sweep"]})
+    import jax
     meta = {"experiment": "woellmer2012_context", "config": dataclasses.asdict(cfg),
+            "device": str(jax.devices()[0]), "command": "emojax reproduce woellmer2012_context",
             "versions": versions(), "wall_s": round(time.time() - t0, 1), "theta": 0.03,
             "position": "ge10"}
     outdir = workdir / "results"
