@@ -1,5 +1,4 @@
 """Notebooks are executed on tiny configurations so they cannot rot."""
-import os
 from pathlib import Path
 
 import pytest

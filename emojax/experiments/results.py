@@ -9,8 +9,6 @@ import shutil
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
-
 from emojax.analysis.stats import mean_std, paired_test
 
 METRICS = ("f1", "ua", "wa")

@@ -180,7 +180,7 @@ def run_folds_batched(corpus, seqs, seq_speaker, task, folds, cfg: Config,
     import jax
 
     from emojax.models import woellmer as model
-    from emojax.train.stacked import evaluate_stacked, fit_stacked, shard_models, unstack
+    from emojax.train.stacked import evaluate_stacked, fit_stacked, unstack
     t = cfg.train
     if t.l2_grid:
         raise ValueError("train.l2_grid is not supported with batched=true; give train.l2")

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from emojax import data
-from emojax.data import splits
 
 THETAS = tuple(round(0.01 * i, 2) for i in range(1, 11))   # Fig. 3: 1 .. 10 %
 THETA = 0.03                                               # §5.2: the 3 % threshold
@@ -82,7 +81,6 @@ def analyze(workdir: Path, *, publish: Path | None = None, progress: bool = True
     import jax
     from tqdm.auto import tqdm
 
-    from emojax.analysis import context as ctx
     from emojax.experiments import woellmer2012 as W
     from emojax.models import woellmer as model
     from emojax.train.checkpoint import load_params
