@@ -45,6 +45,7 @@ zero-argument callable that runs one step, blocks until it is done, and returns 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as _dt
 import importlib.util
@@ -55,9 +56,10 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -175,10 +177,10 @@ def emojax_train(pb: Problem) -> Callable[[], Any]:
     if pb.head == "frame":
         step, _ = make_steps(woellmer.apply, opt)
         key = jax.random.PRNGKey(0)
-        call = lambda p, o: step(p, o, key, xs, ys, mask)  # noqa: E731
+        call = lambda p, o: step(p, o, key, xs, ys, mask)
     else:
         step = _seq_label_step(mean_pool_apply, opt)
-        call = lambda p, o: step(p, o, xs, ys, mask)  # noqa: E731
+        call = lambda p, o: step(p, o, xs, ys, mask)
 
     def run():
         p, o, loss = call(*state)
@@ -193,10 +195,11 @@ def emojax_jacobian(mode: str) -> Callable[[Problem], Callable[[], Any]]:
         params = jax.tree.map(jnp.asarray, d["params"])
         xs, mask = jnp.asarray(d["xs"]), jnp.asarray(d["mask"])
         if pb.single:
-            f = lambda: jac.sequential_jacobian(woellmer.apply, params, xs[0], mask[0], mode=mode)  # noqa: E731
+            f = lambda: jac.sequential_jacobian(woellmer.apply, params, xs[0], mask[0],
+                                                mode=mode)
         else:
             chunk = JACFWD_CHUNK if mode == "fwd" else None
-            f = lambda: jac.batched_sequential_jacobian(  # noqa: E731
+            f = lambda: jac.batched_sequential_jacobian(
                 woellmer.apply, params, xs, mask, mode=mode, chunk=chunk)
         return lambda: jax.block_until_ready(f())
     return build
@@ -300,12 +303,12 @@ def to_torch_model(pb: Problem):
         for layer, p in enumerate(params["blstm"]):
             for direction, suffix in (("fwd", ""), ("bwd", "_reverse")):
                 q = p[direction]
-                getattr(lstm, f"weight_ih_l{layer}{suffix}").copy_(torch.from_numpy(q["w_x"].T.copy()))
-                getattr(lstm, f"weight_hh_l{layer}{suffix}").copy_(torch.from_numpy(q["w_h"].T.copy()))
-                getattr(lstm, f"bias_ih_l{layer}{suffix}").copy_(torch.from_numpy(q["b"]))
+                getattr(lstm, f"weight_ih_l{layer}{suffix}").copy_(torch.tensor(q["w_x"].T))
+                getattr(lstm, f"weight_hh_l{layer}{suffix}").copy_(torch.tensor(q["w_h"].T))
+                getattr(lstm, f"bias_ih_l{layer}{suffix}").copy_(torch.tensor(q["b"]))
                 getattr(lstm, f"bias_hh_l{layer}{suffix}").zero_()
-        lin.weight.copy_(torch.from_numpy(params["out"]["w"].T.copy()))
-        lin.bias.copy_(torch.from_numpy(params["out"]["b"]))
+        lin.weight.copy_(torch.tensor(params["out"]["w"].T))
+        lin.bias.copy_(torch.tensor(params["out"]["b"]))
     dev = torch_device()
     return lstm.to(dev), lin.to(dev), dev
 
@@ -314,9 +317,9 @@ def torch_train(pb: Problem) -> Callable[[], Any]:
     torch = _torch()
     lstm, lin, dev = to_torch_model(pb)
     d = pb.data
-    xs = torch.from_numpy(d["xs"]).to(dev)
-    ys = torch.from_numpy(d["ys"]).long().to(dev)
-    mask = torch.from_numpy(d["mask"]).float().to(dev)
+    xs = torch.tensor(d["xs"], device=dev)
+    ys = torch.tensor(d["ys"], dtype=torch.long, device=dev)
+    mask = torch.tensor(d["mask"], dtype=torch.float32, device=dev)
     opt = torch.optim.Adam(list(lstm.parameters()) + list(lin.parameters()), lr=LR)
     sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
 
@@ -339,42 +342,68 @@ def torch_train(pb: Problem) -> Callable[[], Any]:
     return run
 
 
-def _torch_softmax_model(pb: Problem):
+def _torch_softmax_model(pb: Problem, fused: bool):
+    """(torch, f, xs, ctx, sync): ``f`` maps one sequence (T, F) -> softmax outputs (T, K), or a batch
+    (B, T, F) -> (B, T, K) with ``batched=True``; ``ctx()`` turns the fused RNN kernels (oneDNN on
+    the CPU, cuDNN on the GPU) on or off for the call."""
     torch = _torch()
     lstm, lin, dev = to_torch_model(pb)
     for p in list(lstm.parameters()) + list(lin.parameters()):
         p.requires_grad_(False)
-    f = lambda x: torch.softmax(lin(lstm(x)[0]), dim=-1)  # noqa: E731  (T, F) -> (T, K), or batched
-    xs = torch.from_numpy(pb.data["xs"]).to(dev)
+
+    def f(x, batched=False):
+        x = x if batched else x[None]               # run nn.LSTM batched (B=1): vmap needs that form
+        # zero initial state computed FROM x, so that under vmap it is batched like x (nn.LSTM's own
+        # zeros are not, and its unfused kernel then writes batched values into an unbatched buffer)
+        z = (x[:, :1, :1] * 0).reshape(1, -1, 1).expand(2 * pb.layers, x.shape[0], pb.hidden)
+        y = torch.softmax(lin(lstm(x, (z, z))[0]), dim=-1)
+        return y if batched else y[0]
+
+    xs = torch.tensor(pb.data["xs"], device=dev)
+    backend = torch.backends.cudnn if dev == "cuda" else torch.backends.mkldnn
+
+    @contextlib.contextmanager
+    def ctx():                                      # (mkldnn.flags() warns about Intel-GPU TF32)
+        old, backend.enabled = backend.enabled, fused
+        try:
+            yield
+        finally:
+            backend.enabled = old
     sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
-    return torch, f, xs, sync
+    return torch, f, xs, ctx, sync
 
 
-def torch_jacobian_func(pb: Problem) -> Callable[[], Any]:
-    """``torch.func.jacrev`` of one sequence; ``torch.func.vmap`` of it over the batch."""
-    torch, f, xs, sync = _torch_softmax_model(pb)
+def torch_jacobian_func(pb: Problem, fused: bool = False) -> Callable[[], Any]:
+    """``torch.func.jacrev`` of one sequence; ``torch.func.vmap`` of it over the batch.
+
+    Unfused by default: functorch has no batching rule for the fused RNN kernels (on the CPU it
+    falls back to a per-sample loop, 50× slower; cuDNN's fails outright)."""
+    torch, f, xs, ctx, sync = _torch_softmax_model(pb, fused)
     jf = torch.func.jacrev(f)
     g = (lambda: jf(xs[0])) if pb.single else (lambda: torch.func.vmap(jf)(xs))
 
     def run():
-        J = g()
+        with ctx():
+            J = g()
         sync()
         return J
     return run
 
 
-def torch_jacobian_autograd(pb: Problem) -> Callable[[], Any]:
+def torch_jacobian_autograd(pb: Problem, fused: bool = False) -> Callable[[], Any]:
     """``torch.autograd.functional.jacobian(vectorize=True)``; for a batch, of the outputs summed
     over the batch (sequences are independent, so this is exact: (T, K, B, T, F) -> (B, T, K, T, F))."""
-    torch, f, xs, sync = _torch_softmax_model(pb)
+    torch, f, xs, ctx, sync = _torch_softmax_model(pb, fused)
     J_ = torch.autograd.functional.jacobian
     if pb.single:
-        g = lambda: J_(f, xs[0], vectorize=True)  # noqa: E731
+        g = lambda: J_(f, xs[0], vectorize=True)
     else:
-        g = lambda: J_(lambda x: f(x).sum(0), xs, vectorize=True).permute(2, 0, 1, 3, 4)  # noqa: E731
+        g = lambda: J_(lambda x: f(x, batched=True).sum(0), xs,
+                       vectorize=True).permute(2, 0, 1, 3, 4)
 
     def run():
-        J = g()
+        with ctx():
+            J = g()
         sync()
         return J
     return run
@@ -510,7 +539,8 @@ def run_case(name: str, quick: bool, repeats: int, budget_s: float, peak: float,
                 warnings.simplefilter("always")
                 load = OtherLoad()
                 r = {"case": name, "impl": impl, **time_call(build(pb), repeats, budget_s)}
-                r["other_load_cores"] = load.cores()
+                if jax.default_backend() == "cpu":          # (on a GPU host it counts driver work)
+                    r["other_load_cores"] = load.cores()
             for msg in dict.fromkeys(str(w.message).split(" (Triggered")[0] for w in caught):
                 notes.append(f"`{impl}` warned: {msg}")
         except Exception as e:          # a broken peer must not sink the others; emojax must work
@@ -535,17 +565,24 @@ def to_markdown(doc: dict) -> str:
     meta = doc["meta"]
     v = meta["versions"]
     lines = [f"# emojax bench: {meta['device']}", "",
-             f"{meta['device_description']}; f32 matmul peak (jitted 2048², JAX) "
-             f"{meta['matmul_peak_gflops']:.1f} GFLOP/s; torch on `{meta.get('torch_device', '-')}` "
-             f"with {meta.get('torch_threads', '-')} threads.",
+             (f"{meta['device_description']}; f32 matmul peak (jitted 2048², JAX) "
+              f"{meta['matmul_peak_gflops']:.1f} GFLOP/s; torch on `{meta.get('torch_device', '-')}` "
+              f"with {meta.get('torch_threads', '-')} threads."),
              "Versions: " + ", ".join(f"{k} {v[k]}" for k in v) + ".",
              f"{'QUICK shapes (a smoke test, not a benchmark). ' if meta['quick'] else ''}"
              f"Times per call: median (min–max) of up to {meta['repeats']} calls after "
              f"{meta['warmups']} warm-ups; compile = the first call. All sequences are full length "
              "(mask all true); torch runs padded batches without packing. GFLOP/s counts the LSTM "
              "matmuls only (2·F·4H + 2·H·4H per step, direction and layer, ×3 for a train step). "
-             "'emojax ×' = this row's median / emojax's median (>1: emojax is faster). 'other' = "
-             "cores kept busy by other processes while the row ran."]
+             "'emojax ×' = this row's median / emojax's median (>1: emojax is faster)."
+             + (" 'other' = cores kept busy by other processes while the row ran."
+                if meta["device"] == "cpu" else "")]
+    if meta["device"] != "cpu":
+        tf = meta.get("torch_tf32", {})
+        lines.append(f"Precision: JAX default matmul precision {meta.get('jax_default_matmul_precision')} "
+                     "(XLA may run f32 matmuls as TF32 on this GPU: a peak above the FP32 rate says "
+                     f"it did); torch TF32 for matmul {tf.get('matmul', '-')}, "
+                     f"for cuDNN {tf.get('cudnn', '-')}.")
     other = meta.get("other_load_cores")
     if other is not None and other > 0.1 * (meta.get("cpu_count") or 1):
         lines.append(f"**The machine was busy**: other processes kept {other} of its "
@@ -555,16 +592,19 @@ def to_markdown(doc: dict) -> str:
     for case, info in meta["cases"].items():
         recs = [r for r in doc["records"] if r["case"] == case]
         ours = next((r for r in recs if r["impl"] == "emojax"), None)
+        cpu = meta["device"] == "cpu"                 # 'other': CPU load by other processes
         lines += [f"## {case}", "", info["shape"], "",
-                  "| impl | median ms | min–max ms | compile s | seqs/s | GFLOP/s | % peak | emojax × | other |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| impl | median ms | min–max ms | compile s | seqs/s | GFLOP/s | % peak | emojax × |"
+                  + (" other |" if cpu else ""),
+                  "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if cpu else "")]
         for r in recs:
             g = f"{r['gflops']:.1f}" if "gflops" in r else "–"
             pk = f"{100 * r['peak_frac']:.1f}" if "peak_frac" in r else "–"
             sp = f"{r['median_ms'] / ours['median_ms']:.2f}" if ours else "–"
             n = f" (n={r['repeats']})" if r["repeats"] != meta["repeats"] else ""
             lines.append(f"| {r['impl']} | {r['median_ms']:.2f}{n} | {r['min_ms']:.2f}–{r['max_ms']:.2f}"
-                         f" | {r['compile_s']:.2f} | {r['seqs_per_s']:.1f} | {g} | {pk} | {sp} | {r.get('other_load_cores', '–')} |")
+                         f" | {r['compile_s']:.2f} | {r['seqs_per_s']:.1f} | {g} | {pk} | {sp} |"
+                         + (f" {r.get('other_load_cores', '–')} |" if cpu else ""))
         lines += [f"- {n}" for n in info["notes"]]
         lines.append("")
     return "\n".join(lines)
@@ -574,7 +614,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="emojax bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--cases", default=",".join(CASES),
                    help=f"comma-separated subset of {', '.join(CASES)} (default: all)")
-    p.add_argument("--repeats", type=int, default=None, help="timed calls per row (default 20; 3 with --quick)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="timed calls per row (default 20; 3 with --quick)")
     p.add_argument("--out", default="results/bench", help="output folder (default results/bench)")
     p.add_argument("--quick", action="store_true", help="tiny shapes and 3 repeats (a smoke test)")
     p.add_argument("--budget", type=float, default=120.0,
@@ -612,11 +653,17 @@ def main(argv: list[str] | None = None) -> int:
         shape = pb.describe() + (" (one sequence)" if pb.single else "")
         if CASES[case][1] is JACOBIAN:
             shape = (f"Sequential Jacobian of the softmax outputs, (T, K, T, F) per sequence, of the "
-                     f"blstm_utt model: {shape}. Batched jacfwd maps over chunks of {JACFWD_CHUNK}.")
+                     f"blstm_utt model: {shape}. Batched jacfwd maps over chunks of {JACFWD_CHUNK} "
+                     "sequences (memory). The torch rows run nn.LSTM with its fused kernel (oneDNN on "
+                     "the CPU, cuDNN on the GPU) switched off: functorch has no batching rule for it "
+                     "(on the CPU jacrev then loops per cotangent, ~50× slower; on the GPU it fails). "
+                     "torch_autograd of a batch differentiates the outputs summed over the batch "
+                     "(exact, as sequences are independent). No GFLOP/s: the work depends on the mode.")
         meta["cases"][case] = {"shape": shape, "notes": notes,
                                **({"train_gflop": pb.train_flops() / 1e9} if CASES[case][1] is TRAIN else {})}
     meta["total_s"] = time.perf_counter() - t_start
-    meta["other_load_cores"] = load.cores()
+    if device == "cpu":
+        meta["other_load_cores"] = load.cores()
     doc = {"meta": meta, "records": records}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -90,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--publish", metavar="NAME", help="also publish to results/NAME")
     a.add_argument("--no-progress", action="store_true", help="no progress bars")
     a.set_defaults(func=cmd_analyze)
+    b = sub.add_parser("bench", add_help=False,
+                       help="time emojax against Flax and PyTorch (emojax bench --help)")
+    b.add_argument("args", nargs=argparse.REMAINDER)
+    b.set_defaults(func=lambda a: __import__("emojax.bench", fromlist=["main"]).main(a.args))
     args = p.parse_args(argv)
     from emojax.runtime import enable_compilation_cache, track_compile_time
     enable_compilation_cache()

@@ -40,7 +40,8 @@ def test_quick_run_writes_conforming_records(tmp_path, capsys):
     md = (out / "cpu.md").read_text()
     assert "## blstm_utt" in md and "## jacobian_seq" in md and md.strip() in capsys.readouterr().out
     if CHECKER.is_file():
-        res = subprocess.run([sys.executable, str(CHECKER), str(tmp_path)], capture_output=True, text=True)
+        res = subprocess.run([sys.executable, str(CHECKER), str(tmp_path)], check=False,
+                             capture_output=True, text=True)
         assert res.returncode == 0, res.stdout + res.stderr
 
 
@@ -49,7 +50,7 @@ def test_unknown_case_is_an_error(tmp_path):
         B.main(["--quick", "--out", str(tmp_path), "--cases", "nope"])
 
 
-@pytest.mark.parametrize("case", ["blstm_utt", "chernykh", "mirsamadi"])
+@pytest.mark.parametrize("case", ["chernykh", "mirsamadi"])   # (blstm_utt: chernykh's layer 0)
 def test_train_steps_agree_across_libraries(case):
     """Same weights, same inputs: the same loss in every library, and after one Adam step too,
     except torch: nn.LSTM has two biases (b_ih + b_hh) that Adam moves separately, so its effective

@@ -64,10 +64,11 @@ def test_backward_with_lengths_equals_reversing_each_sequence(setup):
     np.testing.assert_array_equal(ours[n:], 0.0)
 
 
-def test_bilstm_layer_equals_two_directions(setup):
+@pytest.mark.parametrize("fused", [True, False])
+def test_bilstm_layer_equals_two_directions(setup, fused):
     layers, xs = setup
     mask = jnp.arange(9) < 7
-    ours = L.bilstm_layer(layers[0], xs, mask)
+    ours = L.bilstm_layer(layers[0], xs, mask, fused=fused)
     ref = jnp.concatenate([L.lstm(layers[0]["fwd"], xs, mask),
                            L.lstm(layers[0]["bwd"], xs, mask, reverse=True)], -1)
     np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6)

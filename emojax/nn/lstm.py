@@ -113,12 +113,24 @@ def lstm(params: Params, xs: jax.Array, mask: jax.Array, *, reverse: bool = Fals
     return reverse_valid(hs, length) if reverse else hs
 
 
-def bilstm_layer(params: Params, xs: jax.Array, mask: jax.Array, *, unroll: int = 1) -> jax.Array:
-    """Both directions of one layer in a single scan: ``(T, F) -> (T, 2H)`` = [forward, backward].
+# Measured on a 2-core CPU (train step, B=16/32, H=128): one fused scan is ~8 % faster at T=30,
+# two scans ~15 % faster at T=500 (the per-step batched dot costs transposes). Below this length
+# `bilstm_layer` fuses by default.
+FUSE_MAX_T = 128
 
-    The two directions are independent, so they are stacked on a leading axis of size 2 and stepped
-    together (one scan, one batched recurrent matmul per step) — equal to two `lstm` calls.
+
+def bilstm_layer(params: Params, xs: jax.Array, mask: jax.Array, *, unroll: int = 1,
+                 fused: bool | None = None) -> jax.Array:
+    """Both directions of one layer: ``(T, F) -> (T, 2H)`` = [forward, backward].
+
+    With ``fused`` (default: T <= `FUSE_MAX_T`) the two independent directions are stacked on a
+    leading axis of size 2 and stepped together in one scan; otherwise two `lstm` scans. Equal.
     """
+    if fused is None:
+        fused = xs.shape[0] <= FUSE_MAX_T
+    if not fused:
+        return jnp.concatenate([lstm(params["fwd"], xs, mask, unroll=unroll),
+                                lstm(params["bwd"], xs, mask, reverse=True, unroll=unroll)], -1)
     mask = mask.astype(bool)
     length = mask.sum()
     fwd, bwd = params["fwd"], params["bwd"]
@@ -147,8 +159,9 @@ def bilstm_layer(params: Params, xs: jax.Array, mask: jax.Array, *, unroll: int 
     return jnp.concatenate([hs[:, 0], reverse_valid(hs[:, 1], length)], axis=-1)
 
 
-def blstm(layers: list[Params], xs: jax.Array, mask: jax.Array, *, unroll: int = 1) -> jax.Array:
+def blstm(layers: list[Params], xs: jax.Array, mask: jax.Array, *, unroll: int = 1,
+          fused: bool | None = None) -> jax.Array:
     """A stack of bidirectional layers: ``(T, F) -> (T, 2H)``; outputs at padded steps are zero."""
     for p in layers:
-        xs = bilstm_layer(p, xs, mask, unroll=unroll)
+        xs = bilstm_layer(p, xs, mask, unroll=unroll, fused=fused)
     return xs
