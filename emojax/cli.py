@@ -90,10 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--publish", metavar="NAME", help="also publish to results/NAME")
     a.add_argument("--no-progress", action="store_true", help="no progress bars")
     a.set_defaults(func=cmd_analyze)
-    b = sub.add_parser("bench", add_help=False,
-                       help="time emojax against Flax and PyTorch (emojax bench --help)")
-    b.add_argument("args", nargs=argparse.REMAINDER)
-    b.set_defaults(func=lambda a: __import__("emojax.bench", fromlist=["main"]).main(a.args))
+    sub.add_parser("bench", add_help=False,
+                   help="time emojax against Flax and PyTorch (emojax bench --help)")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:                      # its own options: emojax.bench parses them
+        from emojax.bench import main as bench_main
+        return bench_main(argv[1:])
     args = p.parse_args(argv)
     from emojax.runtime import enable_compilation_cache, track_compile_time
     enable_compilation_cache()
