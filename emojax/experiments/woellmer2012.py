@@ -1,6 +1,7 @@
 """Wöllmer et al. 2012, Table 1: SVM vs BLSTM vs BLSTM on shuffled utterances; 5 tasks; 10-fold LOSO.
 
-  emojax reproduce woellmer2012          # embedded corpus, all 5 tasks x 10 folds (~15 min, 2 CPU cores)
+  emojax reproduce woellmer2012          # embedded corpus, 5 tasks x 10 folds + context analysis
+                                         # (~15-18 min on 2 CPU cores; ~2 min of training on an H100)
   emojax reproduce woellmer2012:quick    # seconds; the same code path at tiny size (what tests run)
   emojax reproduce woellmer2012 --corpus table:my.csv   # a user's utterance table
 
@@ -10,8 +11,11 @@ default run also publishes them to results/woellmer2012/.
 Where emojax departs from the paper (which does not say):
 - optimiser: Adam (lr 1e-3), batches of 8 sequences, early stopping on the validation loss of two
   training speakers (patience 10); the paper used RNNLIB, whose settings it does not report;
+- regularisation and initialisation: L2 0.01 on weight matrices and forget-gate bias 0, both chosen
+  on validation loss (see `emojax.train.fit.TrainConfig`); the paper names neither;
 - CFS scores feature–class correlation with Hall's prior-weighted point-biserial correlation on
-  continuous features (Weka discretises first);
+  continuous features (Weka discretises first); on the embedded corpus it keeps 28-45 of 200
+  features for the level tasks and 4-12 for the cluster tasks (the paper: 66-224 of thousands);
 - SVM: a linear SVM whose C is chosen on the same validation speakers;
 - the embedded corpus has 200 utterance features standing in for the paper's audio-visual functionals.
 """
