@@ -56,6 +56,31 @@ def _context(path: Path) -> list[str]:
     return out + [""]
 
 
+def _bench(results: Path) -> list[str]:
+    """Median times per case and device; ratio = peer median / emojax median (> 1: emojax faster)."""
+    out = []
+    for path in sorted((results / "bench").glob("*.json")):
+        doc = json.loads(path.read_text())
+        meta = doc["meta"]
+        recs = doc["records"]
+        cases = list(dict.fromkeys(r["case"] for r in recs))
+        out += [f"**Speed, `{meta['device']}`** ({meta.get('device_description', '')}; `emojax bench`, "
+                f"details in `results/bench/{path.stem}.md`). Median ms; in brackets emojax's speed-up "
+                "over that row (> 1: emojax faster).", "",
+                "| case | emojax | flax | torch | torch_autograd | emojax_jacfwd |", "|---|---|---|---|---|---|"]
+        for case in cases:
+            rows = {r["impl"]: r for r in recs if r["case"] == case}
+            base = rows["emojax"]["median_ms"]
+            cells = []
+            for impl in ("emojax", "flax", "torch", "torch_autograd", "emojax_jacfwd"):
+                r = rows.get(impl)
+                cells.append("—" if r is None else f"{r['median_ms']:.3g}" if impl == "emojax"
+                             else f"{r['median_ms']:.3g} ({r['median_ms'] / base:.2f})")
+            out.append(f"| {case} | " + " | ".join(cells) + " |")
+        out.append("")
+    return out
+
+
 def block(results: Path) -> str:
     lines = [BEGIN, ""]
     sections = [("woellmer2012", "Wöllmer et al. 2012, Table 1"),
@@ -65,6 +90,7 @@ def block(results: Path) -> str:
             lines += _table1(results / name / "table1.json", title)
     if (results / "woellmer2012" / "context_summary.json").is_file():
         lines += _context(results / "woellmer2012" / "context_summary.json")
+    lines += _bench(results)
     return "\n".join(lines + [END])
 
 
