@@ -2,6 +2,7 @@ import os
 
 # Tests run on the CPU with a fixed thread budget; never grab an accelerator by accident.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("EMOJAX_CACHE", "off")   # tests measure cold compiles and leave ~/.cache alone
 
 import jax  # noqa: E402
 
