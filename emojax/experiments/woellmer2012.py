@@ -1,7 +1,7 @@
 """Wöllmer et al. 2012, Table 1: SVM vs BLSTM vs BLSTM on shuffled utterances; 5 tasks; 10-fold LOSO.
 
   emojax reproduce woellmer2012          # embedded corpus, 5 tasks x 10 folds + context analysis
-                                         # (~15-18 min on 2 CPU cores; ~2 min of training on an H100)
+                                         # (11.5 min on 2 CPU cores; ~2 min of training on an H100)
   emojax reproduce woellmer2012:quick    # seconds; the same code path at tiny size (what tests run)
   emojax reproduce woellmer2012 --corpus table:my.csv   # a user's utterance table
 
