@@ -381,13 +381,7 @@ def torch_jacobian_func(pb: Problem, fused: bool = False) -> Callable[[], Any]:
     torch, f, xs, ctx, sync = _torch_softmax_model(pb, fused)
     jf = torch.func.jacrev(f)
     g = (lambda: jf(xs[0])) if pb.single else (lambda: torch.func.vmap(jf)(xs))
-
-    def run():
-        with ctx():
-            J = g()
-        sync()
-        return J
-    return run
+    return _torch_call(g, ctx, sync)
 
 
 def torch_jacobian_autograd(pb: Problem, fused: bool = False) -> Callable[[], Any]:
@@ -400,7 +394,11 @@ def torch_jacobian_autograd(pb: Problem, fused: bool = False) -> Callable[[], An
     else:
         g = lambda: J_(lambda x: f(x, batched=True).sum(0), xs,
                        vectorize=True).permute(2, 0, 1, 3, 4)
+    return _torch_call(g, ctx, sync)
 
+
+def _torch_call(g, ctx, sync) -> Callable[[], Any]:
+    """One timed call of `g` inside torch's context manager, synchronised (CUDA is asynchronous)."""
     def run():
         with ctx():
             J = g()
