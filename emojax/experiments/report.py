@@ -152,7 +152,11 @@ def woellmer_readme(results: Path) -> str | None:
             if (d / fig).is_file():
                 lines += [f"![{fig}]({fig})", ""]
     if (d / "context_study.md").is_file():
-        lines += ["## " + (d / "context_study.md").read_text().lstrip("# ")]
+        smeta = json.loads((d / "context_study.json").read_text())["meta"]
+        lines += ["## " + (d / "context_study.md").read_text().lstrip("# "),
+                  f"Written by `{smeta.get('command', 'emojax reproduce woellmer2012_context')}` on "
+                  f"`{smeta.get('device', '?')}` in {smeta['wall_s']:.0f} s; {smeta['config']['folds']} "
+                  "folds per point.", ""]
         if (d / "fig4_context_vs_training.png").is_file():
             lines += ["![fig4](fig4_context_vs_training.png)", ""]
     return "\n".join(lines) + "\n"
