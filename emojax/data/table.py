@@ -303,20 +303,23 @@ def _parse_features(header, rows, lines, feat_cols, ignore, where, spec_path):
                     return None, _bad_feature(header, rows, lines, i, feat_cols, k, ignore, where,
                                               spec_path), lines[i]
             raise  # pragma: no cover - float() failed on a cell that _is_number accepts
-    bad = np.argwhere(~np.isfinite(x))
-    if len(bad):
+    def first_nonfinite(arr, why):
+        """(None, TableError, line) for the first non-finite cell of `arr` in file order, or None."""
+        bad = np.argwhere(~np.isfinite(arr))
+        if not len(bad):
+            return None
         i, k = bad[0]
-        s = rows[i][fidx[k]]
-        return None, TableError(f"{where}:{lines[i]}: column {feat_cols[k]!r}: {s!r} is not a "
-                                f"finite number (features must be finite)"), lines[i]
+        return None, TableError(f"{where}:{lines[i]}: column {feat_cols[k]!r}: "
+                                f"{rows[i][fidx[k]]!r} is {why}"), lines[i]
+
+    err = first_nonfinite(x, "not a finite number (features must be finite)")
+    if err:
+        return err
     with np.errstate(over="ignore"):
         x32 = x.astype(np.float32)
-    bad = np.argwhere(~np.isfinite(x32))
-    if len(bad):
-        i, k = bad[0]
-        s = rows[i][fidx[k]]
-        return None, TableError(f"{where}:{lines[i]}: column {feat_cols[k]!r}: {s!r} is outside "
-                                f"the float32 range (features are stored as float32)"), lines[i]
+    err = first_nonfinite(x32, "outside the float32 range (features are stored as float32)")
+    if err:
+        return err
     return x32, None, None
 
 
