@@ -145,19 +145,18 @@ def jacobian_batch(quick: bool) -> Problem:
 
 # ----------------------------------------------------------------------------- emojax
 def mean_pool_apply(params: dict, xs: jax.Array, mask: jax.Array) -> tuple[jax.Array, dict]:
-    """Mirsamadi-style head on one sequence: BLSTM, mean over valid frames, dense -> logits (K,)."""
-    h = L.blstm(params["blstm"], xs, mask)                              # (T, 2H)
-    m = mask.astype(h.dtype)[:, None]                                    # (T, 1)
-    pooled = (h * m).sum(0) / jnp.maximum(m.sum(), 1.0)                  # (2H,)
-    return pooled @ params["out"]["w"] + params["out"]["b"], {}
+    """Mirsamadi-style head: BLSTM, mean over valid frames, dense: (..., T, F) -> logits (..., K)."""
+    h = L.blstm(params["blstm"], xs, mask)                              # (..., T, 2H)
+    m = mask.astype(h.dtype)[..., None]                                  # (..., T, 1)
+    pooled = (h * m).sum(-2) / jnp.maximum(m.sum(-2), 1.0)               # (..., 2H)
+    b = params["out"]["b"]
+    return pooled @ params["out"]["w"] + b.reshape((1,) * (pooled.ndim - 1) + b.shape), {}
 
 
 def _seq_label_step(apply: Callable, optimizer: optax.GradientTransformation):
     """`make_steps`' train step for one label per sequence: (params, opt, xs, ys (B,), mask)."""
-    batched = jax.vmap(lambda p, x, m: apply(p, x, m)[0], in_axes=(None, 0, 0))
-
     def loss_fn(params, xs, ys, mask):
-        return optax.softmax_cross_entropy_with_integer_labels(batched(params, xs, mask), ys).mean()
+        return optax.softmax_cross_entropy_with_integer_labels(apply(params, xs, mask)[0], ys).mean()
 
     @jax.jit
     def train_step(params, opt_state, xs, ys, mask):

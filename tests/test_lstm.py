@@ -64,16 +64,6 @@ def test_backward_with_lengths_equals_reversing_each_sequence(setup):
     np.testing.assert_array_equal(ours[n:], 0.0)
 
 
-@pytest.mark.parametrize("fused", [True, False])
-def test_bilstm_layer_equals_two_directions(setup, fused):
-    layers, xs = setup
-    mask = jnp.arange(9) < 7
-    ours = L.bilstm_layer(layers[0], xs, mask, fused=fused)
-    ref = jnp.concatenate([L.lstm(layers[0]["fwd"], xs, mask),
-                           L.lstm(layers[0]["bwd"], xs, mask, reverse=True)], -1)
-    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6)
-
-
 def test_padding_invariance(setup):
     """Valid outputs do not depend on how much padding follows, or on its values."""
     layers, xs = setup
@@ -130,3 +120,84 @@ def test_matches_torch_lstm(setup):
     ref, _ = torch.nn.utils.rnn.pad_packed_sequence(ref, batch_first=True, total_length=9)
     ours = L.blstm(layers, xs, jnp.arange(9) < n)
     np.testing.assert_allclose(ours, ref[0].detach().numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_leading_batch_axes_equal_one_sequence_at_a_time(setup):
+    layers, xs = setup
+    batch = jnp.stack([xs, xs[::-1], 2 * xs]).reshape(3, 1, 9, 5)
+    masks = jnp.stack([jnp.arange(9) < 9, jnp.arange(9) < 4, jnp.arange(9) < 1]).reshape(3, 1, 9)
+    out = L.blstm(layers, batch, masks)
+    assert out.shape == (3, 1, 9, 14)
+    for b in range(3):
+        np.testing.assert_allclose(out[b, 0], L.blstm(layers, batch[b, 0], masks[b, 0]),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def _loss(layers, xs, mask):
+    h = L.blstm(layers, xs, mask)
+    w = jnp.cos(jnp.arange(14.0, dtype=h.dtype))        # a fixed, non-uniform output weighting
+    return jnp.sum(jnp.tanh(h) * w.reshape((1,) * (h.ndim - 1) + (-1,)))
+
+
+@pytest.mark.parametrize("lengths", [[7], [9, 3]], ids=["one", "padded-batch"])
+def test_directional_derivatives_match_finite_differences(setup, lengths):
+    """The custom JVP, and reverse mode built from it, against central differences in float64."""
+    layers, xs = setup
+    with jax.enable_x64(True):
+        layers = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), layers)
+        xs = jnp.asarray(xs, jnp.float64)
+        if len(lengths) > 1:
+            xs = jnp.stack([xs, -xs[::-1]])
+        mask = (jnp.arange(9)[None] < jnp.asarray(lengths)[:, None]).reshape(xs.shape[:-1])
+        f = lambda p, x: _loss(p, x, mask)                             # noqa: E731
+        leaves, tree = jax.tree.flatten((layers, xs))
+        keys = jax.random.split(jax.random.PRNGKey(3), len(leaves))
+        v = jax.tree.unflatten(tree, [jax.random.normal(k, a.shape, a.dtype)
+                                      for k, a in zip(keys, leaves)])
+        eps = 1e-6
+        plus = jax.tree.map(lambda a, d: a + eps * d, (layers, xs), v)
+        minus = jax.tree.map(lambda a, d: a - eps * d, (layers, xs), v)
+        fd = (f(*plus) - f(*minus)) / (2 * eps)
+        _, jvp = jax.jvp(f, (layers, xs), v)
+        grads = jax.grad(f, argnums=(0, 1))(layers, xs)
+        vjp = sum(jnp.vdot(g, d) for g, d in zip(jax.tree.leaves(grads), jax.tree.leaves(v)))
+        np.testing.assert_allclose(jvp, fd, rtol=1e-7)
+        np.testing.assert_allclose(vjp, fd, rtol=1e-7)
+
+
+def test_gradients_match_torch(setup):
+    """Every parameter's and input's gradient against torch.nn.LSTM autograd (padded batch)."""
+    torch = pytest.importorskip("torch")
+    layers, xs = setup
+    if "peep" in layers[0]["fwd"]:
+        pytest.skip("torch.nn.LSTM has no peepholes")
+    H, n = 7, [9, 4, 6]
+    batch = jnp.stack([xs, xs[::-1] * 0.5, -xs])
+    mask = jnp.arange(9)[None] < jnp.asarray(n)[:, None]
+    grads = jax.grad(_loss, argnums=(0, 1))(layers, batch, mask)
+
+    net = torch.nn.LSTM(5, H, num_layers=2, bidirectional=True, batch_first=True).double()
+    with torch.no_grad():
+        for l, layer in enumerate(layers):
+            for d, sfx in (("fwd", ""), ("bwd", "_reverse")):
+                p = jax.tree.map(lambda a: torch.tensor(np.asarray(a, np.float64)), layer[d])
+                getattr(net, f"weight_ih_l{l}{sfx}").copy_(p["w_x"].T)
+                getattr(net, f"weight_hh_l{l}{sfx}").copy_(p["w_h"].T)
+                getattr(net, f"bias_ih_l{l}{sfx}").copy_(p["b"])
+                getattr(net, f"bias_hh_l{l}{sfx}").zero_()
+    x = torch.tensor(np.asarray(batch, np.float64), requires_grad=True)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, n, batch_first=True, enforce_sorted=False)
+    out, _ = net(packed)
+    out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=9)
+    (torch.tanh(out) * torch.cos(torch.arange(14.0, dtype=torch.float64))).sum().backward()
+
+    np.testing.assert_allclose(grads[1], x.grad.numpy(), rtol=1e-4, atol=1e-6)
+    for l, layer in enumerate(grads[0]):
+        for d, sfx in (("fwd", ""), ("bwd", "_reverse")):
+            g = layer[d]
+            np.testing.assert_allclose(g["w_x"], getattr(net, f"weight_ih_l{l}{sfx}").grad.numpy().T,
+                                       rtol=1e-4, atol=1e-6)
+            np.testing.assert_allclose(g["w_h"], getattr(net, f"weight_hh_l{l}{sfx}").grad.numpy().T,
+                                       rtol=1e-4, atol=1e-6)
+            np.testing.assert_allclose(g["b"], getattr(net, f"bias_ih_l{l}{sfx}").grad.numpy(),
+                                       rtol=1e-4, atol=1e-6)

@@ -25,6 +25,8 @@ def init(key: jax.Array, in_dim: int, n_classes: int, *, hidden: int = 128, laye
 
 
 def apply(params: dict, xs: jax.Array, mask: jax.Array) -> tuple[jax.Array, dict]:
-    """One sequence: ``xs (T, F), mask (T,) -> logits (T, K)``; aux is empty (nothing to plot)."""
-    h = L.blstm(params["blstm"], xs, mask)                        # (T, F) -> (T, 2H)
-    return h @ params["out"]["w"] + params["out"]["b"][None], {}  # (T, 2H) -> (T, K)
+    """``xs (..., T, F), mask (..., T) -> logits (..., T, K)`` for one sequence (no leading axes)
+    or a batch; aux is empty (nothing to plot)."""
+    h = L.blstm(params["blstm"], xs, mask)                        # (..., T, F) -> (..., T, 2H)
+    b = params["out"]["b"]
+    return h @ params["out"]["w"] + b.reshape((1,) * (h.ndim - 1) + b.shape), {}

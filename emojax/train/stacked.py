@@ -52,7 +52,8 @@ def shard_models(tree, mesh=None):
 
 def _make_stacked_steps(apply, cfg: TrainConfig):
     opt = make_optimizer(cfg.optimizer, cfg.lr, cfg.momentum)
-    batched = jax.vmap(lambda p, x, m: apply(p, x, m)[0], in_axes=(None, 0, 0))
+    def batched(params, xs, mask):
+        return apply(params, xs, mask)[0]
 
     def loss_fn(params, key, xs, ys, mask, l2):
         if cfg.input_noise > 0:

@@ -1,4 +1,9 @@
-"""Pure, jit-compiled train and eval steps for any per-sequence model ``apply(params, xs, mask)``."""
+"""Pure, jit-compiled train and eval steps for any model ``apply(params, xs, mask)``.
+
+A model maps a padded batch ``xs (B, T, F), mask (B, T)`` to ``(logits (B, T, K), aux)`` and one
+sequence (no leading axis) likewise; emojax's models take any leading axes (`emojax.nn.lstm`), so a
+batch is one program with (B·directions) sequences per recurrent matmul, not a vmap of one sequence.
+"""
 from __future__ import annotations
 
 from typing import Callable
@@ -27,7 +32,8 @@ def make_steps(apply: Callable, optimizer: optax.GradientTransformation, *, l2: 
     train_step(params, opt_state, key, xs, ys, mask) -> (params, opt_state, loss)
     eval_step(params, xs, ys, mask) -> (loss, logits)        # loss without the L2 term
     """
-    batched = jax.vmap(lambda p, x, m: apply(p, x, m)[0], in_axes=(None, 0, 0))
+    def batched(params, xs, mask):
+        return apply(params, xs, mask)[0]
 
     def loss_fn(params, key, xs, ys, mask):
         if input_noise > 0:   # Gaussian input noise, a regulariser of the RNNLIB era (Graves 2008)
