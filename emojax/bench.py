@@ -74,7 +74,6 @@ from emojax.train.step import make_steps
 LR = 1e-3                 # Adam learning rate, the same in every implementation
 WARMUPS = 2
 QUICK_REPEATS = 3
-JACFWD_CHUNK = 2          # sequences per vmap in batched jacfwd (T·F tangents each: memory)
 
 
 # ----------------------------------------------------------------------------- problems
@@ -197,9 +196,7 @@ def emojax_jacobian(mode: str) -> Callable[[Problem], Callable[[], Any]]:
             f = lambda: jac.sequential_jacobian(woellmer.apply, params, xs[0], mask[0],
                                                 mode=mode)
         else:
-            chunk = JACFWD_CHUNK if mode == "fwd" else None
-            f = lambda: jac.batched_sequential_jacobian(
-                woellmer.apply, params, xs, mask, mode=mode, chunk=chunk)
+            f = lambda: jac.batched_sequential_jacobian(woellmer.apply, params, xs, mask, mode=mode)
         return lambda: jax.block_until_ready(f())
     return build
 
@@ -650,8 +647,9 @@ def main(argv: list[str] | None = None) -> int:
         shape = pb.describe() + (" (one sequence)" if pb.single else "")
         if CASES[case][1] is JACOBIAN:
             shape = (f"Sequential Jacobian of the softmax outputs, (T, K, T, F) per sequence, of the "
-                     f"blstm_utt model: {shape}. Batched jacfwd maps over chunks of {JACFWD_CHUNK} "
-                     "sequences (memory). The torch rows run nn.LSTM with its fused kernel (oneDNN on "
+                     f"blstm_utt model: {shape}. Batched emojax maps over chunks of "
+                     f"{jac.AUTO_CHUNK['rev']} (rev) / {jac.AUTO_CHUNK['fwd']} (jacfwd: memory) "
+                     "sequences. The torch rows run nn.LSTM with its fused kernel (oneDNN on "
                      "the CPU, cuDNN on the GPU) switched off: functorch has no batching rule for it "
                      "(on the CPU jacrev then loops per cotangent, ~50× slower; on the GPU it fails). "
                      "torch_autograd of a batch differentiates the outputs summed over the batch "

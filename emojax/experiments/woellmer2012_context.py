@@ -68,9 +68,9 @@ def model_sensitivities(params, xs_list, width: int, *, mode: str = "auto", batc
     for i in range(0, len(xs_list), batch):
         chunk = xs_list[i:i + batch]
         xs, _, mask = pad_batch([(x, np.zeros(len(x), np.int32)) for x in chunk], batch, width)
-        # forward mode holds T*F tangents per sequence: map over pairs of sequences, not all 16
+        # chunked per mode inside (forward mode holds T*F tangents per sequence)
         J = batched_sequential_jacobian(model.apply, params, jnp.asarray(xs), jnp.asarray(mask),
-                                        mode=mode, chunk=2 if mode == "fwd" else None)
+                                        mode=mode)
         S = np.asarray(sensitivity(J))                                   # (B, T, T)
         out += [S[b, :len(x), :len(x)] for b, x in enumerate(chunk)]
     return out
