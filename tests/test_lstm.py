@@ -139,15 +139,15 @@ def _loss(layers, xs, mask):
     return jnp.sum(jnp.tanh(h) * w.reshape((1,) * (h.ndim - 1) + (-1,)))
 
 
-@pytest.mark.parametrize("lengths", [[7], [9, 3]], ids=["one", "padded-batch"])
-def test_directional_derivatives_match_finite_differences(setup, lengths):
-    """The custom JVP, and reverse mode built from it, against central differences in float64."""
+def test_directional_derivatives_match_finite_differences(setup):
+    """The custom JVP, and reverse mode built from it, against central differences in float64
+    (a padded batch: one full sequence, one of 3 steps)."""
+    lengths = [9, 3]
     layers, xs = setup
     with jax.enable_x64(True):
         layers = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), layers)
         xs = jnp.asarray(xs, jnp.float64)
-        if len(lengths) > 1:
-            xs = jnp.stack([xs, -xs[::-1]])
+        xs = jnp.stack([xs, -xs[::-1]])
         mask = (jnp.arange(9)[None] < jnp.asarray(lengths)[:, None]).reshape(xs.shape[:-1])
         f = lambda p, x: _loss(p, x, mask)                             # noqa: E731
         leaves, tree = jax.tree.flatten((layers, xs))
