@@ -28,9 +28,10 @@ batch_first=True)`` on padded full-length batches, no packing, ``torch.optim.Ada
 A peer that is not installed is skipped and said so, never faked; torch is imported lazily.
 
 Per row: ``compile_s`` (the first call: tracing + compilation + one run), then 2 warm-up calls, then
-the median / min / max over ``--repeats`` timed calls (``jax.block_until_ready`` for JAX). A row whose
-single call is slow gets fewer repeats so it stays inside ``--budget`` seconds (at least 3; the
-record's ``repeats`` says how many). Derived: ``seqs_per_s`` (batch / median), ``gflops`` for the
+the median / min / max over ``--repeats`` timed calls (``jax.block_until_ready`` for JAX). The timed
+calls of a case's rows are interleaved in 5 rounds (`time_interleaved`), so a drift of a shared
+machine hits every row alike. A row whose single call is slow gets fewer repeats so it stays inside
+``--budget`` seconds (at least 3; the record's ``repeats`` says how many). Derived: ``seqs_per_s`` (batch / median), ``gflops`` for the
 train steps from an analytic count of the LSTM matmuls (2·F·4H + 2·H·4H FLOPs per step per direction
 and layer, ×3 for forward + backward), as a fraction of the measured f32 peak of a jitted 2048×2048
 matmul (``meta.matmul_peak_gflops``), and on the emojax row ``speedup_vs_<impl>`` = peer median /
@@ -427,8 +428,11 @@ def available(impl: str) -> bool:
 
 
 # ----------------------------------------------------------------------------- timing
-def time_call(fn: Callable[[], Any], repeats: int, budget_s: float) -> dict:
-    """First call (compile_s), warm-ups, then ``repeats`` timed calls (fewer if over budget)."""
+ROUNDS = 5                # timed calls are spread over this many interleaved rounds
+
+
+def prepare_call(fn: Callable[[], Any], repeats: int, budget_s: float) -> dict:
+    """First call (compile_s) and warm-ups; how many timed calls fit the budget (at least 3)."""
     t0 = time.perf_counter()
     fn()
     compile_s = time.perf_counter() - t0
@@ -440,13 +444,25 @@ def time_call(fn: Callable[[], Any], repeats: int, budget_s: float) -> dict:
     n = repeats
     if warm and min(warm) * repeats > budget_s:
         n = max(3, min(repeats, int(budget_s / min(warm))))
-    ts = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return {"median_ms": 1e3 * statistics.median(ts), "min_ms": 1e3 * min(ts),
-            "max_ms": 1e3 * max(ts), "compile_s": compile_s, "repeats": n}
+    return {"compile_s": compile_s, "repeats": n}
+
+
+def time_interleaved(fns: dict[str, Callable[[], Any]], repeats: dict[str, int],
+                     rounds: int = ROUNDS) -> dict[str, dict]:
+    """Timed calls of every implementation, interleaved: in each of ``rounds`` rounds every
+    implementation runs its share of its ``repeats`` calls in turn. A slow drift of the machine
+    (other tenants, clocks) then lands on all rows alike instead of on whichever row ran during it,
+    so the ratios between rows are fair. Returns median / min / max ms per implementation."""
+    times = {k: [] for k in fns}
+    for r in range(rounds):
+        for k, fn in fns.items():
+            share = repeats[k] // rounds + (1 if r < repeats[k] % rounds else 0)
+            for _ in range(share):
+                t0 = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - t0)
+    return {k: {"median_ms": 1e3 * statistics.median(ts), "min_ms": 1e3 * min(ts),
+                "max_ms": 1e3 * max(ts)} for k, ts in times.items()}
 
 
 def matmul_peak_gflops(n: int = 2048, repeats: int = 10) -> float:
@@ -522,31 +538,37 @@ def run_case(name: str, quick: bool, repeats: int, budget_s: float, peak: float,
     """All implementations of one case: (records, notes about skipped rows, the problem)."""
     make_problem, impls = CASES[name]
     pb = make_problem(quick)
-    records, notes = [], []
+    records, notes, fns = [], [], {}
+    load = OtherLoad()
     for impl, build in impls:
         if not available(impl):
             notes.append(f"`{impl}` skipped: {PEERS[impl.split('_')[0]]} is not installed")
             continue
-        log(f"[bench] {name}/{impl} ...", file=sys.stderr, flush=True)
+        log(f"[bench] {name}/{impl}: compile + warm-up ...", file=sys.stderr, flush=True)
         try:
             with warnings.catch_warnings(record=True) as caught:    # e.g. torch vmap fallbacks
                 warnings.simplefilter("always")
-                load = OtherLoad()
-                r = {"case": name, "impl": impl, **time_call(build(pb), repeats, budget_s)}
-                if jax.default_backend() == "cpu":          # (on a GPU host it counts driver work)
-                    r["other_load_cores"] = load.cores()
+                fn = build(pb)
+                records.append({"case": name, "impl": impl, **prepare_call(fn, repeats, budget_s)})
+                fns[impl] = fn
             for msg in dict.fromkeys(str(w.message).split(" (Triggered")[0] for w in caught):
                 notes.append(f"`{impl}` warned: {msg}")
         except Exception as e:          # a broken peer must not sink the others; emojax must work
             if impl.startswith("emojax"):
                 raise
             notes.append(f"`{impl}` failed: {type(e).__name__}: {e}")
-            continue
+    log(f"[bench] {name}: timing {', '.join(fns)} in {ROUNDS} interleaved rounds ...",
+        file=sys.stderr, flush=True)
+    timed = time_interleaved(fns, {r["impl"]: r["repeats"] for r in records})
+    other = load.cores() if jax.default_backend() == "cpu" else None  # (GPU host: driver work)
+    for r in records:
+        r.update(timed[r["impl"]])
+        if other is not None:
+            r["other_load_cores"] = other
         r["seqs_per_s"] = pb.batch / (r["median_ms"] / 1e3)
         if impls is TRAIN:
             r["gflops"] = pb.train_flops() / (r["median_ms"] / 1e3) / 1e9
             r["peak_frac"] = r["gflops"] / peak
-        records.append(r)
     ours = next((r for r in records if r["impl"] == "emojax"), None)
     if ours is not None:
         for r in records:
@@ -564,12 +586,13 @@ def to_markdown(doc: dict) -> str:
               f"with {meta.get('torch_threads', '-')} threads."),
              "Versions: " + ", ".join(f"{k} {v[k]}" for k in v) + ".",
              f"{'QUICK shapes (a smoke test, not a benchmark). ' if meta['quick'] else ''}"
-             f"Times per call: median (min–max) of up to {meta['repeats']} calls after "
+             f"Times per call: median (min–max) of up to {meta['repeats']} calls, interleaved "
+             f"across the rows of a case in {meta.get('rounds', 1)} rounds, after "
              f"{meta['warmups']} warm-ups; compile = the first call. All sequences are full length "
              "(mask all true); torch runs padded batches without packing. GFLOP/s counts the LSTM "
              "matmuls only (2·F·4H + 2·H·4H per step, direction and layer, ×3 for a train step). "
              "'emojax ×' = this row's median / emojax's median (>1: emojax is faster)."
-             + (" 'other' = cores kept busy by other processes while the row ran."
+             + (" 'other' = cores kept busy by other processes while the case ran."
                 if meta["device"] == "cpu" else "")]
     if meta["device"] != "cpu":
         tf = meta.get("torch_tf32", {})
@@ -628,7 +651,8 @@ def main(argv: list[str] | None = None) -> int:
     device = jax.default_backend()
     meta = {"device": device, "device_description": device_description(), "versions": versions(),
             "matmul_peak_gflops": peak, "matmul_peak_n": 512 if args.quick else 2048,
-            "quick": args.quick, "repeats": repeats, "warmups": WARMUPS, "budget_s": args.budget,
+            "quick": args.quick, "repeats": repeats, "warmups": WARMUPS, "rounds": ROUNDS,
+            "budget_s": args.budget,
             "cpu_count": os.cpu_count(), "date": _dt.datetime.now().isoformat(timespec="seconds"),
             "cases": {}}
     if importlib.util.find_spec("torch") is not None:
