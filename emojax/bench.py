@@ -70,6 +70,7 @@ import optax
 from emojax.analysis import jacobian as jac
 from emojax.models import woellmer
 from emojax.nn import lstm as L
+from emojax.runtime import allocator_state, keep_freed_memory
 from emojax.train.step import make_steps
 
 LR = 1e-3                 # Adam learning rate, the same in every implementation
@@ -585,6 +586,9 @@ def to_markdown(doc: dict) -> str:
               f"{meta['matmul_peak_gflops']:.1f} GFLOP/s; torch on `{meta.get('torch_device', '-')}` "
               f"with {meta.get('torch_threads', '-')} threads."),
              "Versions: " + ", ".join(f"{k} {v[k]}" for k in v) + ".",
+             ("Host allocator: freed memory kept for reuse (glibc mallopt, `emojax.runtime."
+              "keep_freed_memory`; every implementation in this process benefits alike)."
+              if meta.get("host_allocator") == "kept" else "Host allocator: system default."),
              f"{'QUICK shapes (a smoke test, not a benchmark). ' if meta['quick'] else ''}"
              f"Times per call: median (min–max) of up to {meta['repeats']} calls, interleaved "
              f"across the rows of a case in {meta.get('rounds', 1)} rounds, after "
@@ -646,6 +650,7 @@ def main(argv: list[str] | None = None) -> int:
     if repeats < 1:
         p.error("--repeats must be >= 1")
 
+    keep_freed_memory()                      # as the CLI does; EMOJAX_MALLOC=system opts out
     t_start, load = time.perf_counter(), OtherLoad()
     peak = matmul_peak_gflops(512 if args.quick else 2048, 3 if args.quick else 10)
     device = jax.default_backend()
@@ -654,6 +659,7 @@ def main(argv: list[str] | None = None) -> int:
             "quick": args.quick, "repeats": repeats, "warmups": WARMUPS, "rounds": ROUNDS,
             "budget_s": args.budget,
             "cpu_count": os.cpu_count(), "date": _dt.datetime.now().isoformat(timespec="seconds"),
+            "host_allocator": allocator_state(),
             "cases": {}}
     if importlib.util.find_spec("torch") is not None:
         meta["torch_device"] = torch_device()

@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("bench", add_help=False,
                    help="time emojax against Flax and PyTorch (emojax bench --help)")
     argv = sys.argv[1:] if argv is None else argv
+    from emojax.runtime import keep_freed_memory
+    keep_freed_memory()                            # large XLA host buffers reused, not re-faulted
     if argv[:1] == ["bench"]:                      # its own options: emojax.bench parses them
         from emojax.bench import main as bench_main
         return bench_main(argv[1:])
