@@ -70,7 +70,7 @@ import optax
 from emojax.analysis import jacobian as jac
 from emojax.models import woellmer
 from emojax.nn import lstm as L
-from emojax.runtime import allocator_state, keep_freed_memory
+from emojax.runtime import allocator_state, keep_freed_memory, source_commit
 from emojax.train.step import make_steps
 
 LR = 1e-3                 # Adam learning rate, the same in every implementation
@@ -585,7 +585,9 @@ def to_markdown(doc: dict) -> str:
              (f"{meta['device_description']}; f32 matmul peak (jitted 2048², JAX) "
               f"{meta['matmul_peak_gflops']:.1f} GFLOP/s; torch on `{meta.get('torch_device', '-')}` "
               f"with {meta.get('torch_threads', '-')} threads."),
-             "Versions: " + ", ".join(f"{k} {v[k]}" for k in v) + ".",
+             "Versions: " + ", ".join(f"{k} {v[k]}" for k in v)
+             + (f"; emojax commit {meta['emojax_commit']}" if meta.get("emojax_commit") else "")
+             + f". Run {meta.get('date', '?')}.",
              ("Host allocator: freed memory kept for reuse (glibc mallopt, `emojax.runtime."
               "keep_freed_memory`; every implementation in this process benefits alike)."
               if meta.get("host_allocator") == "kept" else "Host allocator: system default."),
@@ -659,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
             "quick": args.quick, "repeats": repeats, "warmups": WARMUPS, "rounds": ROUNDS,
             "budget_s": args.budget,
             "cpu_count": os.cpu_count(), "date": _dt.datetime.now().isoformat(timespec="seconds"),
-            "host_allocator": allocator_state(),
+            "host_allocator": allocator_state(), "emojax_commit": source_commit(),
             "cases": {}}
     if importlib.util.find_spec("torch") is not None:
         meta["torch_device"] = torch_device()

@@ -91,3 +91,18 @@ def keep_freed_memory() -> str:
 def allocator_state() -> str:
     """"kept" once `keep_freed_memory` took effect in this process, else "system"."""
     return _ALLOCATOR["state"]
+
+
+def source_commit() -> str | None:
+    """The git commit of the emojax source in use (``+dirty`` with uncommitted changes to tracked
+    files), or None outside a git checkout (e.g. an installed wheel)."""
+    import subprocess
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+                              capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty else "") if head else None

@@ -64,9 +64,11 @@ def _bench(results: Path) -> list[str]:
         meta = doc["meta"]
         recs = doc["records"]
         cases = list(dict.fromkeys(r["case"] for r in recs))
-        out += [f"**Speed, `{meta['device']}`** ({meta.get('device_description', '')}; `emojax bench`, "
-                f"details in `results/bench/{path.stem}.md`). Median ms; in brackets emojax's speed-up "
-                "over that row (> 1: emojax faster).", "",
+        when = meta.get("date", "?")[:10] + (f", emojax {meta['emojax_commit']}"
+                                             if meta.get("emojax_commit") else "")
+        out += [f"**Speed, `{meta['device']}`** ({meta.get('device_description', '')}; `emojax bench` "
+                f"run {when}; details in `results/bench/{path.stem}.md`). Median ms; in brackets "
+                "emojax's speed-up over that row (> 1: emojax faster).", "",
                 "| case | emojax | flax | torch | torch_autograd | emojax_jacfwd |", "|---|---|---|---|---|---|"]
         for case in cases:
             rows = {r["impl"]: r for r in recs if r["case"] == case}

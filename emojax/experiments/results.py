@@ -28,12 +28,13 @@ def versions() -> dict[str, str]:
 def run_meta(cfg, corpus, *, wall_s: float, fold_results: list[dict], **extra) -> dict:
     import jax
 
-    from emojax.runtime import compile_seconds
+    from emojax.runtime import allocator_state, compile_seconds, source_commit
     return {
         "experiment": "woellmer2012", "config": dataclasses.asdict(cfg), "corpus": corpus.params,
         "n_utterances": len(corpus), "versions": versions(), "device": str(jax.devices()[0]),
         "seed": cfg.seed, "wall_s": round(wall_s, 1), "compile": compile_seconds(),
         "jax_compilation_cache_dir": jax.config.jax_compilation_cache_dir,
+        "emojax_commit": source_commit(), "host_allocator": allocator_state(),
         "cfs_features": {f"{r['task']}/fold{r['fold']:02d}": r["n_features"] for r in fold_results},
         **extra,
     }
