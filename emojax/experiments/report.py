@@ -64,8 +64,8 @@ def _bench(results: Path) -> list[str]:
         meta = doc["meta"]
         recs = doc["records"]
         cases = list(dict.fromkeys(r["case"] for r in recs))
-        when = meta.get("date", "?")[:10] + (f", emojax {meta['emojax_commit']}"
-                                             if meta.get("emojax_commit") else "")
+        when = (meta.get("date", "?").replace("T", " ")[:16] + ", emojax "
+                + (meta.get("emojax_commit") or "commit not recorded"))
         out += [f"**Speed, `{meta['device']}`** ({meta.get('device_description', '')}; `emojax bench` "
                 f"run {when}; details in `results/bench/{path.stem}.md`). Median ms; in brackets "
                 "emojax's speed-up over that row (> 1: emojax faster).", "",
