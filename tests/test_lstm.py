@@ -98,13 +98,9 @@ def test_forget_bias_initialisation():
     np.testing.assert_array_equal(p["b"], [0] * 4 + [2] * 4 + [0] * 8)
 
 
-def test_matches_torch_lstm(setup):
-    torch = pytest.importorskip("torch")
-    layers, xs = setup
-    if "peep" in layers[0]["fwd"]:
-        pytest.skip("torch.nn.LSTM has no peepholes")
-    H = 7
-    net = torch.nn.LSTM(5, H, num_layers=2, bidirectional=True, batch_first=True).double()
+def torch_blstm(torch, layers, H):
+    """torch.nn.LSTM (bidirectional, float64) carrying our weights (its second bias zeroed)."""
+    net = torch.nn.LSTM(5, H, num_layers=len(layers), bidirectional=True, batch_first=True).double()
     with torch.no_grad():
         for l, layer in enumerate(layers):
             for d, sfx in (("fwd", ""), ("bwd", "_reverse")):
@@ -113,6 +109,16 @@ def test_matches_torch_lstm(setup):
                 getattr(net, f"weight_hh_l{l}{sfx}").copy_(p["w_h"].T)
                 getattr(net, f"bias_ih_l{l}{sfx}").copy_(p["b"])
                 getattr(net, f"bias_hh_l{l}{sfx}").zero_()
+    return net
+
+
+def test_matches_torch_lstm(setup):
+    torch = pytest.importorskip("torch")
+    layers, xs = setup
+    if "peep" in layers[0]["fwd"]:
+        pytest.skip("torch.nn.LSTM has no peepholes")
+    H = 7
+    net = torch_blstm(torch, layers, H)
     n = 6
     packed = torch.nn.utils.rnn.pack_padded_sequence(
         torch.tensor(np.asarray(xs, np.float64))[None], [n], batch_first=True)
@@ -176,15 +182,7 @@ def test_gradients_match_torch(setup):
     mask = jnp.arange(9)[None] < jnp.asarray(n)[:, None]
     grads = jax.grad(_loss, argnums=(0, 1))(layers, batch, mask)
 
-    net = torch.nn.LSTM(5, H, num_layers=2, bidirectional=True, batch_first=True).double()
-    with torch.no_grad():
-        for l, layer in enumerate(layers):
-            for d, sfx in (("fwd", ""), ("bwd", "_reverse")):
-                p = jax.tree.map(lambda a: torch.tensor(np.asarray(a, np.float64)), layer[d])
-                getattr(net, f"weight_ih_l{l}{sfx}").copy_(p["w_x"].T)
-                getattr(net, f"weight_hh_l{l}{sfx}").copy_(p["w_h"].T)
-                getattr(net, f"bias_ih_l{l}{sfx}").copy_(p["b"])
-                getattr(net, f"bias_hh_l{l}{sfx}").zero_()
+    net = torch_blstm(torch, layers, H)
     x = torch.tensor(np.asarray(batch, np.float64), requires_grad=True)
     packed = torch.nn.utils.rnn.pack_padded_sequence(x, n, batch_first=True, enforce_sorted=False)
     out, _ = net(packed)
