@@ -52,6 +52,7 @@ def shard_models(tree, mesh=None):
 
 def _make_stacked_steps(apply, cfg: TrainConfig):
     opt = make_optimizer(cfg.optimizer, cfg.lr, cfg.momentum)
+
     def batched(params, xs, mask):
         return apply(params, xs, mask)[0]
 

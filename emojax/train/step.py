@@ -2,7 +2,7 @@
 
 A model maps a padded batch ``xs (B, T, F), mask (B, T)`` to ``(logits (B, T, K), aux)`` and one
 sequence (no leading axis) likewise; emojax's models take any leading axes (`emojax.nn.lstm`), so a
-batch is one program with (B·directions) sequences per recurrent matmul, not a vmap of one sequence.
+batch is one program with B sequences in each recurrent matmul, not a vmap of one sequence.
 """
 from __future__ import annotations
 
