@@ -449,21 +449,31 @@ def prepare_call(fn: Callable[[], Any], repeats: int, budget_s: float) -> dict:
 
 
 def time_interleaved(fns: dict[str, Callable[[], Any]], repeats: dict[str, int],
-                     rounds: int = ROUNDS) -> dict[str, dict]:
+                     rounds: int = ROUNDS, errors: dict[str, Exception] | None = None) -> dict[str, dict]:
     """Timed calls of every implementation, interleaved: in each of ``rounds`` rounds every
     implementation runs its share of its ``repeats`` calls in turn. A slow drift of the machine
     (other tenants, clocks) then lands on all rows alike instead of on whichever row ran during it,
-    so the ratios between rows are fair. Returns median / min / max ms per implementation."""
+    so the ratios between rows are fair. Returns median / min / max ms per implementation.
+
+    With ``errors`` (a dict), an implementation that raises is dropped from the timing and its
+    exception stored there; without it the exception propagates."""
     times = {k: [] for k in fns}
     for r in range(rounds):
         for k, fn in fns.items():
+            if errors is not None and k in errors:
+                continue
             share = repeats[k] // rounds + (1 if r < repeats[k] % rounds else 0)
-            for _ in range(share):
-                t0 = time.perf_counter()
-                fn()
-                times[k].append(time.perf_counter() - t0)
+            try:
+                for _ in range(share):
+                    t0 = time.perf_counter()
+                    fn()
+                    times[k].append(time.perf_counter() - t0)
+            except Exception as e:
+                if errors is None:
+                    raise
+                errors[k] = e
     return {k: {"median_ms": 1e3 * statistics.median(ts), "min_ms": 1e3 * min(ts),
-                "max_ms": 1e3 * max(ts)} for k, ts in times.items()}
+                "max_ms": 1e3 * max(ts)} for k, ts in times.items() if ts and k not in (errors or {})}
 
 
 def matmul_peak_gflops(n: int = 2048, repeats: int = 10) -> float:
@@ -560,7 +570,13 @@ def run_case(name: str, quick: bool, repeats: int, budget_s: float, peak: float,
             notes.append(f"`{impl}` failed: {type(e).__name__}: {e}")
     log(f"[bench] {name}: timing {', '.join(fns)} in {ROUNDS} interleaved rounds ...",
         file=sys.stderr, flush=True)
-    timed = time_interleaved(fns, {r["impl"]: r["repeats"] for r in records})
+    failed: dict[str, Exception] = {}
+    timed = time_interleaved(fns, {r["impl"]: r["repeats"] for r in records}, errors=failed)
+    for impl, e in failed.items():     # a peer that broke while timed; emojax must work
+        if impl.startswith("emojax"):
+            raise e
+        notes.append(f"`{impl}` failed while timed: {type(e).__name__}: {e}")
+    records = [r for r in records if r["impl"] in timed]
     other = load.cores() if jax.default_backend() == "cpu" else None  # (GPU host: driver work)
     for r in records:
         r.update(timed[r["impl"]])

@@ -199,3 +199,11 @@ def test_gradients_match_torch(setup):
                                        rtol=1e-4, atol=1e-6)
             np.testing.assert_allclose(g["b"], getattr(net, f"bias_ih_l{l}{sfx}").grad.numpy(),
                                        rtol=1e-4, atol=1e-6)
+
+
+def test_integer_inputs_are_promoted_not_truncated(setup):
+    layers, _ = setup
+    xs = jnp.arange(45, dtype=jnp.int32).reshape(9, 5) % 3 - 1
+    mask = jnp.arange(9) < 7
+    np.testing.assert_allclose(L.blstm(layers, xs, mask), L.blstm(layers, xs.astype(jnp.float32), mask),
+                               rtol=1e-6, atol=1e-7)

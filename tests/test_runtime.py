@@ -9,19 +9,26 @@ from emojax import runtime
 from emojax.bench import time_interleaved
 
 
+def _allocator_states(env_value: str | None) -> list[str]:
+    """keep_freed_memory() twice and allocator_state(), in a fresh process (mallopt is global)."""
+    code = ("from emojax import runtime; print(runtime.keep_freed_memory(), "
+            "runtime.keep_freed_memory(), runtime.allocator_state())")
+    env = {k: v for k, v in os.environ.items() if k != "EMOJAX_MALLOC"}
+    if env_value is not None:
+        env["EMOJAX_MALLOC"] = env_value
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=env)
+    return out.stdout.split()
+
+
 def test_keep_freed_memory_takes_effect_on_glibc_and_is_idempotent():
-    state = runtime.keep_freed_memory()
-    assert state in ("kept", "system")
-    if sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION"):
-        assert state == "kept"
-    assert runtime.keep_freed_memory() == state == runtime.allocator_state()
+    states = _allocator_states(None)
+    glibc = sys.platform.startswith("linux") and bool(os.confstr("CS_GNU_LIBC_VERSION"))
+    assert states == ["kept"] * 3 if glibc else states == ["system"] * 3
 
 
 def test_allocator_opt_out():
-    code = "from emojax import runtime; print(runtime.keep_freed_memory())"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "EMOJAX_MALLOC": "system"})
-    assert out.stdout.strip() == "system"
+    assert _allocator_states("system") == ["system"] * 3
 
 
 def test_source_commit_names_the_checkout():
@@ -43,3 +50,18 @@ def test_interleaved_timing_calls_each_row_its_repeats():
     out = time_interleaved({"a": counter("a"), "b": counter("b")}, {"a": 7, "b": 3}, rounds=5)
     assert calls == {"a": 7, "b": 3}
     assert set(out) == {"a", "b"} and all(r["min_ms"] <= r["median_ms"] <= r["max_ms"] for r in out.values())
+
+
+def test_interleaved_timing_drops_a_row_that_fails_midway():
+    calls = {"n": 0}
+
+    def flaky():
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise RuntimeError("peer broke")
+    errors = {}
+    out = time_interleaved({"ok": lambda: None, "flaky": flaky}, {"ok": 5, "flaky": 5}, errors=errors)
+    assert set(out) == {"ok"} and isinstance(errors["flaky"], RuntimeError)
+    with pytest.raises(RuntimeError):
+        calls["n"] = 0
+        time_interleaved({"flaky": flaky}, {"flaky": 5})

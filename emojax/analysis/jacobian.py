@@ -24,7 +24,7 @@ OUTPUTS = ("softmax", "logits")
 
 
 def _pick_mode(T: int, K: int, F: int) -> str:
-    """``"rev"`` when there are fewer outputs than inputs (T·K < T·F: T·K VJPs beat T·F JVPs)."""
+    """``"rev"`` when there are fewer outputs than inputs (T·K < T·F: at most T·K VJPs beat T·F JVPs)."""
     return "rev" if T * K < T * F else "fwd"
 
 
@@ -39,7 +39,8 @@ def sequential_jacobian(model: Model, params: Any, xs: jax.Array, mask: jax.Arra
         model outputs.
     scale_by_output: multiply by ``y_k^t`` (the convention of RNNLIB's Jacobian output, Graves 2008).
     mode: ``"fwd"`` (``jax.jacfwd``, T·F JVPs; the design card's reference), ``"rev"``
-        (``jax.jacrev``, T·K VJPs) or ``"auto"`` (`_pick_mode`). All three give the same J.
+        (reverse mode: ``jax.jacrev``'s T·K VJPs, or T·(K-1) for softmax outputs via
+        `_softmax_jacrev`) or ``"auto"`` (`_pick_mode`). All give the same J.
 
     Rows (output steps) and columns (input steps) at padded positions are zero. Jitted, with
     ``model``, ``mode``, ``outputs`` and ``scale_by_output`` static (``model`` must be hashable: a

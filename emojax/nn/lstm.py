@@ -178,9 +178,10 @@ def _recurrence_jvp(reverse, unroll, primals, tangents):
 
 
 # ----------------------------------------------------------------------------- sequences
-# Padded steps get this scaled pre-activation: i and f saturate to exactly 0 (tanh(-1e4) = -1 in
-# f32/f64), so c = 0·c_prev + 0·g = 0 and h = o·tanh(0) = 0 however large h_{t-1} W_h is, and the
-# tangent coefficients there are 0 too. The state is thus zero at every padded step, no per-step mask.
+# Padded steps get this scaled pre-activation: i and f saturate to exactly 0 (tanh(y) = -1 in f32 for
+# y below about -9; |h W_h| and the peephole terms are orders of magnitude below 1e4 as |h| <= 1), so
+# c = 0·c_prev + 0·g = 0 and h = o·tanh(0) = 0, and the tangent coefficients k and fe are 0 there
+# (dc = 0, so dh = be·dc = 0 too). The state is thus zero at every padded step, no per-step mask.
 _CLOSED = -1e4
 
 
@@ -193,6 +194,7 @@ def lstm(params: Params, xs: jax.Array, mask: jax.Array, *, reverse: bool = Fals
     """
     lead, (T, F) = xs.shape[:-2], xs.shape[-2:]
     H = params["w_h"].shape[0]
+    xs = xs.astype(jnp.result_type(xs.dtype, params["w_x"].dtype))   # int/bool inputs: float
     s, _ = _gate_scales(H, xs.dtype)
     x = jnp.swapaxes(xs.reshape((-1, T, F)), 0, 1)                   # (T, N, F), time-major
     m = jnp.swapaxes(mask.reshape((-1, T)), 0, 1).astype(bool)[..., None]   # (T, N, 1)
