@@ -95,18 +95,18 @@ def allocator_state() -> str:
 
 def source_commit() -> str | None:
     """The git commit of the emojax source in use (``+dirty`` with uncommitted changes to tracked
-    files), or None outside a git checkout (e.g. an installed wheel)."""
+    files), or None outside emojax's own git checkout (e.g. an installed wheel)."""
     import subprocess
     root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
     try:
-        top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"],
-                             capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        if Path(top).resolve() != root:          # e.g. installed into a venv inside another checkout
-            return None
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
-                              capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != root:   # e.g. a venv inside
+            return None                                                   # another checkout
+        head = git("rev-parse", "--short=12", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("+dirty" if dirty else "") if head else None

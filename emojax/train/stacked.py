@@ -20,7 +20,7 @@ import numpy as np
 
 from emojax.train import batching
 from emojax.train.fit import TrainConfig
-from emojax.train.step import l2_penalty, make_optimizer, masked_cross_entropy
+from emojax.train.step import make_optimizer, masked_cross_entropy, training_loss
 
 
 def stack(trees):
@@ -53,14 +53,8 @@ def shard_models(tree, mesh=None):
 def _make_stacked_steps(apply, cfg: TrainConfig):
     opt = make_optimizer(cfg.optimizer, cfg.lr, cfg.momentum)
 
-    def batched(params, xs, mask):
-        return apply(params, xs, mask)[0]
-
     def loss_fn(params, key, xs, ys, mask, l2):
-        if cfg.input_noise > 0:
-            xs = xs + cfg.input_noise * jax.random.normal(key, xs.shape, xs.dtype) * (xs != 0)
-        loss = masked_cross_entropy(batched(params, xs, mask), ys, mask)
-        return loss + l2 * l2_penalty(params)
+        return training_loss(apply, params, key, xs, ys, mask, l2=l2, input_noise=cfg.input_noise)
 
     def one(params, opt_state, key, xs, ys, mask, l2, active):
         loss, grads = jax.value_and_grad(loss_fn)(params, key, xs, ys, mask, l2)
@@ -71,7 +65,7 @@ def _make_stacked_steps(apply, cfg: TrainConfig):
                 loss)
 
     def ev(params, xs, ys, mask):
-        logits = batched(params, xs, mask)
+        logits = apply(params, xs, mask)[0]
         ce = masked_cross_entropy(logits, ys, mask) * mask.sum()
         return ce, logits
 

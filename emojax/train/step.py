@@ -25,6 +25,18 @@ def l2_penalty(params) -> jax.Array:
     return sum(jnp.sum(p ** 2) for p in jax.tree.leaves(params) if p.ndim >= 2)
 
 
+def training_loss(apply: Callable, params, key, xs, ys, mask, *, l2=0.0, input_noise: float = 0.0):
+    """Masked cross-entropy of ``apply``'s logits + ``l2 · Σ w²``, with optional Gaussian input noise
+    on the non-zero inputs (a regulariser of the RNNLIB era, Graves 2008). ``l2`` may be traced (one
+    per stacked model); a Python 0 skips the penalty."""
+    if input_noise > 0:
+        xs = xs + input_noise * jax.random.normal(key, xs.shape, xs.dtype) * (xs != 0)
+    loss = masked_cross_entropy(apply(params, xs, mask)[0], ys, mask)
+    if isinstance(l2, (int, float)) and l2 == 0:
+        return loss
+    return loss + l2 * l2_penalty(params)
+
+
 def make_steps(apply: Callable, optimizer: optax.GradientTransformation, *, l2: float = 0.0,
                input_noise: float = 0.0):
     """(train_step, eval_step), both jitted.
@@ -32,14 +44,8 @@ def make_steps(apply: Callable, optimizer: optax.GradientTransformation, *, l2: 
     train_step(params, opt_state, key, xs, ys, mask) -> (params, opt_state, loss)
     eval_step(params, xs, ys, mask) -> (loss, logits)        # loss without the L2 term
     """
-    def batched(params, xs, mask):
-        return apply(params, xs, mask)[0]
-
     def loss_fn(params, key, xs, ys, mask):
-        if input_noise > 0:   # Gaussian input noise, a regulariser of the RNNLIB era (Graves 2008)
-            xs = xs + input_noise * jax.random.normal(key, xs.shape, xs.dtype) * (xs != 0)
-        loss = masked_cross_entropy(batched(params, xs, mask), ys, mask)
-        return loss + l2 * l2_penalty(params) if l2 > 0 else loss
+        return training_loss(apply, params, key, xs, ys, mask, l2=l2, input_noise=input_noise)
 
     @jax.jit
     def train_step(params, opt_state, key, xs, ys, mask):
@@ -49,7 +55,7 @@ def make_steps(apply: Callable, optimizer: optax.GradientTransformation, *, l2: 
 
     @jax.jit
     def eval_step(params, xs, ys, mask):
-        logits = batched(params, xs, mask)
+        logits = apply(params, xs, mask)[0]
         return masked_cross_entropy(logits, ys, mask), logits
 
     return train_step, eval_step
