@@ -39,6 +39,14 @@ def build_config(name: str, config_file: str | None, corpus: str | None, sets: l
     return mod, base, variant, cfg, default
 
 
+def _refresh_readmes(publish: Path | None) -> None:
+    """After publishing into the committed results/, regenerate the README tables from them (the
+    README must always match results/; a test checks it)."""
+    if publish is not None and publish.parent == ROOT / "results" and (ROOT / "README.md").is_file():
+        from emojax.experiments import report
+        report.main()
+
+
 def cmd_reproduce(args) -> int:
     mod, base, variant, cfg, default = build_config(args.name, args.config, args.corpus, args.set)
     workdir = Path(args.workdir or f"runs/{base}{'-quick' if variant else ''}")
@@ -52,6 +60,7 @@ def cmd_reproduce(args) -> int:
         from emojax.experiments import woellmer2012_context as A
         A.analyze(workdir, publish=publish, progress=not args.no_progress)
         print((workdir / "results" / "context.md").read_text())
+    _refresh_readmes(publish)
     print(f"results: {workdir / 'results'}" + (f" (published to {publish})" if publish else ""))
     return 0 if doc else 1
 
@@ -64,6 +73,7 @@ def cmd_analyze(args) -> int:
                          "run `emojax reproduce woellmer2012 --workdir DIR` first")
     publish = ROOT / "results" / args.publish if args.publish else None
     A.analyze(workdir, progress=not args.no_progress, mode=args.mode, publish=publish)
+    _refresh_readmes(publish)
     print((workdir / "results" / "context.md").read_text())
     return 0
 

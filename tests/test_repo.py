@@ -30,3 +30,19 @@ def test_readme_results_are_generated_from_results():
     woellmer = ROOT / "results" / "woellmer2012" / "README.md"
     if woellmer.is_file():
         assert report.woellmer_readme(ROOT / "results") == woellmer.read_text()
+
+
+def test_publishing_regenerates_the_readme_tables(tmp_path, monkeypatch):
+    """A user who reproduces into results/ and then runs the tests finds README and results in sync."""
+    import shutil
+
+    from emojax import cli
+    from emojax.experiments import report
+    shutil.copytree(ROOT / "results" / "woellmer2012", tmp_path / "results" / "woellmer2012")
+    (tmp_path / "README.md").write_text("# x\n")
+    monkeypatch.setattr(cli, "ROOT", tmp_path)
+    monkeypatch.setattr(report, "ROOT", tmp_path)
+    cli._refresh_readmes(tmp_path / "results" / "woellmer2012")
+    readme = (tmp_path / "README.md").read_text()
+    assert report.BEGIN in readme and readme == report.render(readme, tmp_path / "results")
+    assert (tmp_path / "results" / "woellmer2012" / "README.md").is_file()
