@@ -71,6 +71,7 @@ from emojax.analysis import jacobian as jac
 from emojax.models import woellmer
 from emojax.nn import lstm as L
 from emojax.runtime import allocator_state, keep_freed_memory, source_commit
+from emojax.train.losses import seq_cross_entropy, step_cross_entropy
 from emojax.train.step import make_steps
 
 LR = 1e-3                 # Adam learning rate, the same in every implementation
@@ -154,33 +155,20 @@ def mean_pool_apply(params: dict, xs: jax.Array, mask: jax.Array) -> tuple[jax.A
     return pooled @ params["out"]["w"] + b.reshape((1,) * (pooled.ndim - 1) + b.shape), {}
 
 
-def _seq_label_step(apply: Callable, optimizer: optax.GradientTransformation):
-    """`make_steps`' train step for one label per sequence: (params, opt, xs, ys (B,), mask)."""
-    def loss_fn(params, xs, ys, mask):
-        return optax.softmax_cross_entropy_with_integer_labels(apply(params, xs, mask)[0], ys).mean()
-
-    @jax.jit
-    def train_step(params, opt_state, xs, ys, mask):
-        loss, grads = jax.value_and_grad(loss_fn)(params, xs, ys, mask)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
-
-    return train_step
-
-
 def emojax_train(pb: Problem) -> Callable[[], Any]:
     d = pb.data
     params = jax.tree.map(jnp.asarray, d["params"])
     opt = optax.adam(LR)
     state = [params, opt.init(params)]
     xs, ys, mask = (jnp.asarray(d[k]) for k in ("xs", "ys", "mask"))
+    key = jax.random.PRNGKey(0)
     if pb.head == "frame":
-        step, _ = make_steps(woellmer.apply, opt)
-        key = jax.random.PRNGKey(0)
-        call = lambda p, o: step(p, o, key, xs, ys, mask)
+        step, _ = make_steps(woellmer.apply, step_cross_entropy, opt)
+        batch = {"x": xs, "y_step": ys, "mask": mask}
     else:
-        step = _seq_label_step(mean_pool_apply, opt)
-        call = lambda p, o: step(p, o, xs, ys, mask)
+        step, _ = make_steps(mean_pool_apply, seq_cross_entropy, opt)
+        batch = {"x": xs, "y_seq": ys, "mask": mask}
+    call = lambda p, o: step(p, o, key, batch)
 
     def run():
         p, o, loss = call(*state)

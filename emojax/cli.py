@@ -1,31 +1,30 @@
-"""emojax command line: reproduce | analyze | bench. Intentionally thin: parse, call, print."""
+"""emojax command line: list | config | reproduce | analyze | bench. Intentionally thin: parse,
+call, print. It names no paper: experiments come from the registry (`emojax.experiments`)."""
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
+import re
 import sys
+import threading
 from pathlib import Path
 
-EXPERIMENTS = ("woellmer2012", "woellmer2012_context")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _experiment(name: str):
-    if name == "woellmer2012":
-        from emojax.experiments import woellmer2012
-        return woellmer2012
-    if name == "woellmer2012_context":
-        from emojax.experiments import woellmer2012_context_study
-        return woellmer2012_context_study
-    raise ValueError(f"unknown experiment {name!r}; available: {', '.join(EXPERIMENTS)}")
-
-
 def build_config(name: str, config_file: str | None, corpus: str | None, sets: list[str]):
-    """Run contract: Config defaults < :quick < --config FILE < --corpus < --set."""
+    """Run contract: Config defaults < :quick < --config FILE < --corpus < --set.
+
+    Returns (module, base name, variant, cfg, whether it is the full default run).
+    """
     from emojax import config as C
+    from emojax import experiments
     base, _, variant = name.partition(":")
     if variant not in ("", "quick"):
         raise ValueError(f"{name!r}: the only variant is ':quick'")
-    mod = _experiment(base)
+    base = experiments.ALIASES.get(base, base)
+    mod = experiments.get(base)
     cfg = mod.Config()
     if variant == "quick":
         cfg = C.override(cfg, mod.QUICK)
@@ -39,6 +38,19 @@ def build_config(name: str, config_file: str | None, corpus: str | None, sets: l
     return mod, base, variant, cfg, default
 
 
+def default_workdir(mod, base: str, variant: str, cfg) -> Path:
+    """``runs/NAME[-quick]``, plus the corpus when it is not the experiment's own (two corpora
+    never share a workdir): e.g. ``runs/woellmer2012-quick-table-my.csv-1a2b3c``."""
+    from emojax import config as C
+    name = f"{base}{'-quick' if variant else ''}"
+    own = C.override(mod.Config(), mod.QUICK) if variant else mod.Config()
+    corpus = getattr(cfg, "corpus", None)
+    if corpus is not None and corpus != getattr(own, "corpus", None):
+        slug = re.sub(r"[^A-Za-z0-9.=,]+", "-", Path(corpus.split(",")[0]).name or corpus)[-32:]
+        name += f"-{slug.strip('-')}-{hashlib.sha1(corpus.encode()).hexdigest()[:6]}"
+    return Path("runs") / name
+
+
 def _refresh_readmes(publish: Path | None) -> None:
     """After publishing into the committed results/, regenerate the README tables from them (the
     README must always match results/; a test checks it)."""
@@ -47,56 +59,122 @@ def _refresh_readmes(publish: Path | None) -> None:
         report.main()
 
 
+def _print_summaries(mod, results: Path) -> None:
+    for name in getattr(mod, "SUMMARY", ()):
+        if (results / name).is_file():
+            print((results / name).read_text())
+
+
 def cmd_reproduce(args) -> int:
+    from emojax import experiments
     mod, base, variant, cfg, default = build_config(args.name, args.config, args.corpus, args.set)
-    workdir = Path(args.workdir or f"runs/{base}{'-quick' if variant else ''}")
-    target = "woellmer2012" if base == "woellmer2012_context" else base   # studies publish beside
-    publish = ROOT / "results" / target if default and (ROOT / "results").is_dir() else None
+    workdir = Path(args.workdir) if args.workdir else default_workdir(mod, base, variant, cfg)
+    publish = (ROOT / "results" / experiments.publish_name(base)
+               if default and (ROOT / "results").is_dir() else None)
     if args.publish:          # a study or control, published under its own name
         publish = ROOT / "results" / args.publish
-    doc = mod.run(cfg, workdir, publish=publish, progress=not args.no_progress)
-    print((workdir / "results" / mod.SUMMARY).read_text())
-    if base == "woellmer2012" and cfg.analysis:
-        from emojax.experiments import woellmer2012_context as A
-        A.analyze(workdir, publish=publish, progress=not args.no_progress)
-        print((workdir / "results" / "context.md").read_text())
+    doc = mod.run(cfg, workdir, publish=publish, progress=not args.no_progress, fresh=args.fresh)
+    _print_summaries(mod, workdir / "results")
     _refresh_readmes(publish)
     print(f"results: {workdir / 'results'}" + (f" (published to {publish})" if publish else ""))
     return 0 if doc else 1
 
 
 def cmd_analyze(args) -> int:
-    from emojax.experiments import woellmer2012_context as A
+    from emojax import config as C
+    from emojax import experiments
+    from emojax.experiments.runner import read_json
     workdir = Path(args.workdir)
-    if not (workdir / "results" / "run.json").is_file():
+    run_json = workdir / "results" / "run.json"
+    if not run_json.is_file():
         raise ValueError(f"{workdir}: no finished run here (results/run.json missing); "
-                         "run `emojax reproduce woellmer2012 --workdir DIR` first")
+                         "run `emojax reproduce NAME --workdir DIR` first")
+    name = read_json(run_json, "run record").get("experiment")
+    mod = experiments.get(name) if name else None
+    if mod is None or not hasattr(mod, "analyze"):
+        raise ValueError(f"{workdir}: experiment {name!r} has no analysis (emojax list)")
+    overrides = C.parse_sets(args.set)
+    if args.mode:
+        overrides["analysis.mode"] = args.mode
     publish = ROOT / "results" / args.publish if args.publish else None
-    A.analyze(workdir, progress=not args.no_progress, mode=args.mode, publish=publish)
+    mod.analyze(workdir, overrides=overrides, publish=publish, progress=not args.no_progress)
     _refresh_readmes(publish)
-    print((workdir / "results" / "context.md").read_text())
+    _print_summaries(mod, workdir / "results")
     return 0
+
+
+def _measured(name: str, mod) -> str:
+    """"full run N min on DEVICE" from the committed results/ record, if it is this experiment's."""
+    import json
+
+    from emojax import experiments
+    record = ROOT / "results" / experiments.publish_name(name) / getattr(mod, "RECORD", "run.json")
+    try:
+        doc = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return "full run not measured yet"
+    meta = doc.get("meta", doc)
+    if meta.get("experiment") not in {name, *(a for a, n in experiments.ALIASES.items() if n == name)}:
+        return "full run not measured yet"
+    sec = meta.get("wall_s_total", meta.get("wall_s", float("nan")))
+    return f"full run {sec / 60:.1f} min on {meta.get('device', '?')}"
+
+
+def cmd_list(args) -> int:
+    from emojax import experiments
+    for name in experiments.names():
+        mod = experiments.get(name)
+        print(f"{name:22s} {mod.DESCRIPTION} ({_measured(name, mod)})")
+    return 0
+
+
+def cmd_config(args) -> int:
+    from emojax import config as C
+    mod, base, variant, cfg, _ = build_config(args.name, None, args.corpus, args.set)
+    print(C.to_yaml(cfg, header=f"{base}{':' + variant if variant else ''}: "
+                               f"{mod.DESCRIPTION}\nemojax reproduce {base} --config THIS_FILE"),
+          end="")
+    return 0
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.filename and e.strerror:
+        return f"{e.filename}: {e.strerror}"
+    return str(e).splitlines()[0] if str(e) else e.__class__.__name__
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="emojax", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="the experiments, each with what it does and its measured time"
+                   ).set_defaults(func=cmd_list)
+    c = sub.add_parser("config", help="the resolved settings of NAME[:quick] as YAML")
+    c.add_argument("name")
+    c.add_argument("--corpus")
+    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    c.set_defaults(func=cmd_config)
     r = sub.add_parser("reproduce", help="reproduce a paper's table (NAME or NAME:quick)")
-    r.add_argument("name", help=f"one of {', '.join(EXPERIMENTS)}, optionally with :quick")
+    r.add_argument("name", help="an experiment of `emojax list`, optionally with :quick")
     r.add_argument("--corpus", help="synthetic[:k=v,...] (default) or table:PATH.csv[,ignore=a+b]")
     r.add_argument("--config", help="a YAML file of settings (see configs/)")
-    r.add_argument("--workdir", help="where checkpoints, caches and results go (default runs/NAME)")
+    r.add_argument("--workdir", help="where checkpoints, caches and results go "
+                                     "(default runs/NAME[-quick][-CORPUS])")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting, e.g. --set train.l2=0.001 (repeatable)")
+    r.add_argument("--fresh", action="store_true",
+                   help="discard the work an earlier run left in the workdir")
     r.add_argument("--publish", metavar="NAME",
                    help="also publish to results/NAME (controls and studies; the default run "
                         "publishes to results/EXPERIMENT by itself)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.set_defaults(func=cmd_reproduce)
-    a = sub.add_parser("analyze", help="sequential-Jacobian context analysis of a finished run")
-    a.add_argument("workdir", help="the --workdir of a finished `emojax reproduce woellmer2012`")
-    a.add_argument("--mode", default="auto", choices=("auto", "fwd", "rev"),
-                   help="Jacobian by forward (jacfwd) or reverse (jacrev) mode; auto picks the cheaper")
+    a = sub.add_parser("analyze", help="re-run a finished run's analysis from its checkpoints")
+    a.add_argument("workdir", help="the --workdir of a finished `emojax reproduce`")
+    a.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="an analysis setting, e.g. --set analysis.theta=0.05 (repeatable)")
+    a.add_argument("--mode", choices=("auto", "fwd", "rev"),
+                   help="shorthand for --set analysis.mode=MODE: Jacobian by forward (jacfwd) or "
+                        "reverse mode; auto picks the cheaper")
     a.add_argument("--publish", metavar="NAME", help="also publish to results/NAME")
     a.add_argument("--no-progress", action="store_true", help="no progress bars")
     a.set_defaults(func=cmd_analyze)
@@ -105,23 +183,35 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     from emojax.runtime import keep_freed_memory
     keep_freed_memory()                            # large XLA host buffers reused, not re-faulted
-    if argv[:1] == ["bench"]:                      # its own options: emojax.bench parses them
-        from emojax.bench import main as bench_main
-        return bench_main(argv[1:])
-    args = p.parse_args(argv)
-    from emojax.runtime import enable_compilation_cache, track_compile_time
-    enable_compilation_cache()
-    track_compile_time()
     try:
+        if argv[:1] == ["bench"]:                  # its own options: emojax.bench parses them
+            from emojax.bench import main as bench_main
+            return bench_main(argv[1:])
+        args = p.parse_args(argv)
+        if args.cmd in ("reproduce", "analyze"):
+            from emojax.runtime import enable_compilation_cache, track_compile_time
+            enable_compilation_cache()
+            track_compile_time()
         return args.func(args)
-    except (ValueError, FileNotFoundError) as e:   # bad input: one clear line, not a traceback
-        print(f"emojax: error: {e}", file=sys.stderr)
+    except (ValueError, OSError) as e:             # bad input, bad state, a failed write: one line
+        print(f"emojax: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("emojax: interrupted; finished folds are saved, rerun the same command to resume",
+        print("emojax: interrupted; finished pieces are saved, rerun the same command to resume",
               file=sys.stderr)
         return 130
 
 
+def entry() -> None:
+    """The `emojax` console script: `main`, then exit even if a library left a thread running
+    (a failed background write must never keep the process alive)."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

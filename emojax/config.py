@@ -18,6 +18,8 @@ def to_dict(cfg) -> dict[str, Any]:
 def _coerce(value, typ, key: str):
     origin = typing.get_origin(typ)
     if dataclasses.is_dataclass(typ):
+        if isinstance(value, bool) and "enabled" in {f.name for f in dataclasses.fields(typ)}:
+            value = {"enabled": value}                   # `analysis: false` turns it off
         if not isinstance(value, dict):
             raise ValueError(f"setting {key!r}: expected a mapping, got {value!r}")
         return override(typ(), value, prefix=f"{key}.")
@@ -81,3 +83,43 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
             raise ValueError(f"--set {item!r}: expected key=value")
         out[key.strip()] = yaml.safe_load(val) if val.strip() else ""
     return out
+
+
+def check(name: str, value, *, choices=None, positive: bool = False, at_least=None, at_most=None,
+          below=None) -> None:
+    """Validate one setting where its Config declares it; one line naming the setting if not.
+
+    ``check("train.l2", -5, at_least=0)`` -> ValueError("setting 'train.l2': -5 must be >= 0").
+    """
+    if choices is not None:
+        if value not in choices:
+            raise ValueError(f"setting {name!r}: {value!r} is not one of {', '.join(map(str, choices))}")
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"setting {name!r}: {value!r} is not a number")
+    if value != value:
+        raise ValueError(f"setting {name!r}: NaN is not allowed")
+    if positive and not value > 0:
+        raise ValueError(f"setting {name!r}: {value!r} must be > 0")
+    if at_least is not None and not value >= at_least:
+        raise ValueError(f"setting {name!r}: {value!r} must be >= {at_least}")
+    if at_most is not None and not value <= at_most:
+        raise ValueError(f"setting {name!r}: {value!r} must be <= {at_most}")
+    if below is not None and not value < below:
+        raise ValueError(f"setting {name!r}: {value!r} must be < {below}")
+
+
+def plain(value):
+    """Tuples to lists, recursively: what YAML and JSON files hold."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def to_yaml(cfg, header: str = "") -> str:
+    """The resolved settings as YAML (what `emojax config` prints and configs/*.yaml hold)."""
+    text = yaml.safe_dump(plain(to_dict(cfg)), sort_keys=False, allow_unicode=True)
+    head = "".join(f"# {line}\n" for line in header.splitlines())
+    return head + text

@@ -65,7 +65,7 @@ def test_rerun_resumes_without_training(quick, monkeypatch):
 
     def boom(*a, **k):
         raise AssertionError("a finished fold was retrained")
-    monkeypatch.setattr(W, "run_fold", boom)
+    monkeypatch.setattr(W, "run_folds", boom)
     assert cli.main(["reproduce", "woellmer2012:quick", "--workdir", str(quick), "--no-progress"]) == 0
     after = json.loads((quick / "results" / "table1.json").read_text())
     assert after["records"] == json.loads(before)["records"]
@@ -108,20 +108,25 @@ def test_bad_settings_are_clear():
     assert cfg.corpus == "synthetic:rho=0" and cfg.train.l2 == 0.01 and not default
 
 
-def test_config_files_match_defaults():
-    """configs/*.yaml are editable copies of the Config defaults (and of :quick): no drift."""
+@pytest.mark.parametrize("name", ["woellmer2012", "woellmer2012_study"])
+def test_config_files_are_generated_by_emojax_config(name, capsys):
+    """configs/*.yaml are `emojax config NAME[:quick]` verbatim (regenerate them with it), and
+    loading one gives exactly that Config: no drift."""
     from emojax import config as C
-    from emojax.experiments import woellmer2012 as W
-    full = C.override(W.Config(), C.load_yaml(ROOT / "configs" / "woellmer2012.yaml"))
-    assert full == W.Config()
-    quick = C.override(W.Config(), C.load_yaml(ROOT / "configs" / "woellmer2012_quick.yaml"))
-    assert quick == C.override(W.Config(), W.QUICK)
+    from emojax import experiments
+    mod = experiments.get(name)
+    for variant, expected in (("", mod.Config()), (":quick", C.override(mod.Config(), mod.QUICK))):
+        assert cli.main(["config", name + variant]) == 0
+        text = capsys.readouterr().out
+        path = ROOT / "configs" / f"{name}{'_quick' if variant else ''}.yaml"
+        assert path.read_text() == text, f"regenerate: emojax config {name}{variant} > {path}"
+        assert C.override(mod.Config(), C.load_yaml(path)) == expected
 
 
 def test_context_study_quick(tmp_path):
     """The rho/training study runs end to end and writes its records and Fig. 4."""
     wd = tmp_path / "study"
-    assert cli.main(["reproduce", "woellmer2012_context:quick", "--workdir", str(wd),
+    assert cli.main(["reproduce", "woellmer2012_study:quick", "--workdir", str(wd),
                      "--no-progress"]) == 0
     doc = json.loads((wd / "results" / "context_study.json").read_text())
     keys = {"task", "condition", "theta", "position", "past", "rho", "seed", "scale", "l2",
@@ -130,4 +135,4 @@ def test_context_study_quick(tmp_path):
     oracle = {r["rho"]: r["past"] for r in doc["records"] if r["condition"] == "oracle"}
     assert oracle[0.5] < oracle[0.9]          # the true context rises with rho
     assert (wd / "results" / "fig4_context_vs_training.png").is_file()
-    assert len(list((wd / "points").glob("*.json"))) == 2   # identical settings trained once
+    assert len(list((wd / "pieces").glob("*.json"))) == 2   # identical settings trained once

@@ -27,9 +27,8 @@ def test_readme_results_are_generated_from_results():
     from emojax.experiments import report
     readme = (ROOT / "README.md").read_text()
     assert report.render(readme, ROOT / "results") == readme
-    woellmer = ROOT / "results" / "woellmer2012" / "README.md"
-    if woellmer.is_file():
-        assert report.woellmer_readme(ROOT / "results") == woellmer.read_text()
+    for path, text in report.results_readmes(ROOT / "results").items():
+        assert path.read_text() == text, path
 
 
 def test_publishing_regenerates_the_readme_tables(tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
-"""Many models in one program equal the same models trained one by one; sharding changes nothing."""
+"""The one engine: many models in one program equal the same models trained one by one (M = 1);
+sharding changes nothing; batches are dicts and the loss is a parameter."""
 import os
 import subprocess
 import sys
@@ -10,10 +11,10 @@ import pytest
 
 from emojax.models import woellmer as model
 from emojax.train.fit import TrainConfig, fit
-from emojax.train.stacked import fit_stacked, unstack
+from emojax.train.losses import step_cross_entropy as CE
 
 # input_noise=0: noise draws depend on the padded shape, so only the noiseless path is bit-comparable
-CFG = TrainConfig(hidden=8, max_epochs=5, patience=2, batch_size=3, l2=0.01)
+CFG = TrainConfig(max_epochs=5, patience=2, batch_size=3, l2=0.01)
 
 
 def toy_data(seed, n_seqs, F, K=3):
@@ -22,7 +23,7 @@ def toy_data(seed, n_seqs, F, K=3):
     for _ in range(n_seqs):
         T = int(rng.integers(3, 20))
         x = rng.normal(size=(T, F)).astype(np.float32)
-        seqs.append((x, (x[:, 0] > 0).astype(np.int32) + (x[:, 1] > 1)))
+        seqs.append({"x": x, "y_step": (x[:, 0] > 0).astype(np.int32) + (x[:, 1] > 1)})
     return seqs
 
 
@@ -31,9 +32,11 @@ def test_stacked_equals_one_by_one():
     trains = [toy_data(s, 7 + i, w) for i, (s, w) in enumerate(zip(seeds, widths))]
     vals = [toy_data(s + 100, 3, w) for s, w in zip(seeds, widths)]
     inits = [model.init(jax.random.PRNGKey(s), w, 3, hidden=8) for s, w in zip(seeds, widths)]
-    best, infos, _ = fit_stacked(model.apply, inits, CFG, trains, vals, 16, seeds)
-    for m, p in enumerate(unstack(best, 3)):
-        ref, info = fit(model.apply, inits[m], CFG, trains[m], vals[m], widths[m], seeds[m])
+    best, infos = fit(model.apply, CE, [model.pad_inputs(p, 16) for p in inits], CFG, trains, vals,
+                      16, seeds)
+    for m, p in enumerate(best):
+        (ref,), (info,) = fit(model.apply, CE, [inits[m]], CFG, [trains[m]], [vals[m]], widths[m],
+                              [seeds[m]])
         assert info["best_epoch"] == infos[m]["best_epoch"] and info["epochs"] == infos[m]["epochs"]
         np.testing.assert_allclose(info["val_loss"], infos[m]["val_loss"], rtol=1e-5)
         w = widths[m]
@@ -46,7 +49,7 @@ def test_stacked_equals_one_by_one():
 def test_batched_reproduction_equals_fold_by_fold(tmp_path):
     from emojax import config as C
     from emojax.experiments import woellmer2012 as W
-    base = C.override(W.Config(), {**W.QUICK, "tasks": ["valence3"], "analysis": False,
+    base = C.override(W.Config(), {**W.QUICK, "tasks": ["valence3"], "analysis.enabled": False,
                                    "classifiers": ["blstm", "blstm_shuffled"]})
     a = W.run(base, tmp_path / "loop", progress=False)
     b = W.run(C.override(base, {"batched": True}), tmp_path / "batched", progress=False)
@@ -62,15 +65,16 @@ def test_eight_simulated_devices_equal_one(tmp_path):
         sys.path.insert(0, %r)
         from test_stacked import CFG, toy_data
         from emojax.models import woellmer as model
-        from emojax.train.stacked import fit_stacked
+        from emojax.train.fit import fit
+        from emojax.train.losses import step_cross_entropy as CE
         assert jax.device_count() == 8, jax.devices()
         seeds = list(range(8))
         trains = [toy_data(s, 5, 4) for s in seeds]
         vals = [toy_data(s + 50, 2, 4) for s in seeds]
         inits = [model.init(jax.random.PRNGKey(s), 4, 3, hidden=8) for s in seeds]
-        one, _, _ = fit_stacked(model.apply, inits, CFG, trains, vals, 16, seeds, shard=False)
-        many, _, _ = fit_stacked(model.apply, inits, CFG, trains, vals, 16, seeds, shard=True)
-        assert len(many["out"]["w"].sharding.device_set) == 8
+        one, _ = fit(model.apply, CE, inits, CFG, trains, vals, 4, seeds, shard=False)
+        many, _ = fit(model.apply, CE, inits, CFG, trains, vals, 4, seeds, shard=True)
+        assert len(many[0]["out"]["w"].sharding.device_set) == 8
         for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(many)):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
         print("ok")
@@ -80,3 +84,62 @@ def test_eight_simulated_devices_equal_one(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          timeout=300)
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-3000:]
+
+
+def test_one_model_is_the_plain_jitted_step():
+    """M = 1 runs `make_steps`' program: the same parameters as a hand-written loop over it."""
+    import optax
+
+    from emojax.data.batching import batches
+    from emojax.train.step import make_steps
+    train, val = toy_data(1, 6, 4), toy_data(2, 2, 4)
+    init = model.init(jax.random.PRNGKey(0), 4, 3, hidden=8)
+    cfg = TrainConfig(max_epochs=2, patience=5, batch_size=3, l2=0.01)
+    (got,), (info,) = fit(model.apply, CE, [init], cfg, [train], [val], 4, [5])
+    step, _ = make_steps(model.apply, CE, optax.adam(cfg.lr), l2=cfg.l2)
+    params, state = init, optax.adam(cfg.lr).init(init)
+    rng, key = np.random.default_rng(5), jax.random.PRNGKey(5)
+    best = None
+    from emojax.train.fit import evaluate
+    for epoch in range(2):
+        for b in batches(train, 3, 4, rng):
+            key, sub = jax.random.split(key)
+            params, state, _ = step(params, state, sub, b)
+        loss = evaluate(model.apply, CE, cfg, params, [val], 4)[0][0]
+        if best is None or loss < best[0]:
+            best = (loss, params)
+    assert info["val_loss"] == best[0]
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(best[1])):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_sequence_level_loss_trains_a_pooled_model():
+    """A loss over one label per sequence, with class weights, through the same engine."""
+    import jax.numpy as jnp
+
+    from emojax.train.losses import class_weights, seq_cross_entropy
+
+    def pooled(params, xs, mask):                   # mean over valid steps, then the output layer
+        logits, _ = model.apply(params, xs, mask)
+        m = mask.astype(logits.dtype)[..., None]
+        return (logits * m).sum(-2) / jnp.maximum(m.sum(-2), 1.0), {}
+    rng = np.random.default_rng(0)
+    def data(n):
+        out = []
+        for _ in range(n):
+            y = int(rng.integers(0, 2))
+            out.append({"x": rng.normal(y * 1.5, 1.0, size=(int(rng.integers(4, 12)), 3)).astype(np.float32),
+                        "y_seq": y})
+        return out
+    train, val = data(40), data(12)
+    w = class_weights([it["y_seq"] for it in train], 2)
+    loss = lambda out, batch: seq_cross_entropy(out, batch, class_weights=w)  # noqa: E731
+    init = model.init(jax.random.PRNGKey(0), 3, 2, hidden=8)
+    cfg = TrainConfig(max_epochs=15, patience=15, batch_size=8, l2=0.0, lr=1e-2)
+    (params,), (info,) = fit(pooled, loss, [init], cfg, [train], [val], 3, [0])
+    assert info["history"][-1] < info["history"][0]          # it learns
+    from emojax.train.fit import evaluate
+    _, (outs,) = evaluate(pooled, loss, cfg, params, [val], 3)
+    assert all(o.shape == (2,) for o in outs)
+    acc = np.mean([o.argmax() == it["y_seq"] for o, it in zip(outs, val)])
+    assert acc >= 0.75

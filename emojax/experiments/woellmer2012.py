@@ -1,18 +1,20 @@
 """Wöllmer et al. 2012, Table 1: SVM vs BLSTM vs BLSTM on shuffled utterances; 5 tasks; 10-fold LOSO.
 
   emojax reproduce woellmer2012          # embedded corpus, 5 tasks x 10 folds + context analysis
-                                         # (11.5 min on 2 CPU cores; ~2 min of training on an H100)
+                                         # (6.3 min on 2 CPU cores; ~2 min of training on an H100)
   emojax reproduce woellmer2012:quick    # seconds; the same code path at tiny size (what tests run)
   emojax reproduce woellmer2012 --corpus table:my.csv   # a user's utterance table
 
-Writes WORKDIR/results/table1.{json,md,csv} and run.json, the paper's numbers beside ours; the full
-default run also publishes them to results/woellmer2012/.
+Writes WORKDIR/results/table1.{json,md,csv} and run.json, the paper's numbers beside ours, and the
+§5.2 context analysis (`emojax.experiments.woellmer2012_analysis`); the full default run also
+publishes them to results/woellmer2012/.
 
 Where emojax departs from the paper (which does not say):
 - optimiser: Adam (lr 1e-3), batches of 8 sequences, early stopping on the validation loss of two
   training speakers (patience 10); the paper used RNNLIB, whose settings it does not report;
 - regularisation and initialisation: L2 0.01 on weight matrices and forget-gate bias 0, both chosen
-  on validation loss (see `emojax.train.fit.TrainConfig`); the paper names neither;
+  on validation loss (see `emojax.train.fit.TrainConfig`, `emojax.models.woellmer.ModelConfig`);
+  the paper names neither;
 - CFS scores feature–class correlation with Hall's prior-weighted point-biserial correlation on
   continuous features (Weka discretises first); on the embedded corpus it keeps 28-45 of 200
   features for the level tasks and 4-12 for the cluster tasks (the paper: 66-224 of thousands);
@@ -22,17 +24,20 @@ Where emojax departs from the paper (which does not say):
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from emojax import data
+from emojax.config import check
 from emojax.data import labels as L
 from emojax.data import splits
+from emojax.experiments.woellmer2012_analysis import AnalysisConfig
+from emojax.models.woellmer import ModelConfig
 from emojax.train.fit import TrainConfig
 
+DESCRIPTION = "Wöllmer et al. 2012, Table 1 + §5.2 context: utterance-level BLSTM, 5 tasks, 10-fold LOSO"
 # Wöllmer et al. 2012, Table 1: mean ± std of unweighted F1 [%] over 10 folds (copied once).
 PAPER_TABLE_1 = {
     "valence3":    {"svm": (61.61, 4.75), "blstm": (65.12, 5.13), "blstm_shuffled": (59.71, 4.51)},
@@ -41,7 +46,11 @@ PAPER_TABLE_1 = {
     "cluster4":    {"svm": (57.03, 6.05), "blstm": (62.80, 6.69), "blstm_shuffled": (59.27, 6.40)},
     "cluster5":    {"svm": (48.34, 7.58), "blstm": (54.60, 5.85), "blstm_shuffled": (51.68, 6.48)},
 }
+PAPER = {"table1": PAPER_TABLE_1}
 CLASSIFIERS = ("svm", "blstm", "blstm_shuffled")
+CLASSIFIER_NAMES = {"svm": "SVM", "blstm": "BLSTM", "blstm_shuffled": "BLSTM (shuffled)"}
+TASKS = L.WOELLMER_TASKS + ("category",)
+BLSTMS = ("blstm", "blstm_shuffled")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,32 +64,54 @@ class Config:
     cfs: bool = True                  # §4: CFS on each training fold (kept 66-224 features in the paper)
     cfs_max_stale: int = 5
     seed: int = 0
+    model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     svm_grid: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0)
-    analysis: bool = True             # §5.2 context analysis after training (emojax analyze WORKDIR)
+    analysis: AnalysisConfig = AnalysisConfig()   # §5.2 after training (emojax analyze WORKDIR)
     batched: bool = False             # train all folds and both conditions of a task as one program
 
+    def __post_init__(self):
+        if not self.tasks:
+            raise ValueError("setting 'tasks': give at least one task")
+        for t in self.tasks:
+            check("tasks", t, choices=TASKS)
+        if not self.classifiers:
+            raise ValueError("setting 'classifiers': give at least one classifier")
+        for c in self.classifiers:
+            check("classifiers", c, choices=CLASSIFIERS)
+        if self.folds is not None:
+            check("folds", self.folds, at_least=2)
+        if self.max_folds is not None:
+            check("max_folds", self.max_folds, at_least=1)
+        check("val_speakers", self.val_speakers, positive=True, below=1.0)
+        check("cfs_max_stale", self.cfs_max_stale, at_least=1)
+        if "svm" in self.classifiers and not self.svm_grid:
+            raise ValueError("setting 'svm_grid': give at least one C for the SVM")
+        for c in self.svm_grid:
+            check("svm_grid", c, positive=True)
 
-SUMMARY = "table1.md"
+
 QUICK = {"corpus": "synthetic:scale=0.2", "tasks": ["valence3", "cluster3"], "max_folds": 2,
-         "train": {"hidden": 16, "max_epochs": 4, "patience": 2}}
+         "model": {"hidden": 16}, "train": {"max_epochs": 4, "patience": 2}}
+SUMMARY = ("table1.md", "context.md")   # what `emojax reproduce` prints
+RECORD = "run.json"                     # its meta holds the run's wall time (`emojax list`)
 
 
 # ----------------------------------------------------------------------------- one fold of one task
-def _zscore(x_train: np.ndarray):
-    mu = x_train.mean(0)
-    sd = x_train.std(0)
-    return mu, np.where(sd > 1e-8, sd, 1.0)
-
-
 def shuffle_within(seqs: list[np.ndarray], seed: int) -> list[np.ndarray]:
     """The shuffled control: each sequence's utterance order randomly permuted (fixed by seed)."""
     rng = np.random.default_rng(seed)
     return [s[rng.permutation(len(s))] for s in seqs]
 
 
+def _label_columns(task: str) -> str:
+    return {"valence3": "valence", "activation3": "activation", "category": "category"}.get(
+        task, "valence and activation")
+
+
 def prepare_fold(corpus, seqs, seq_speaker, task, test_speakers, cfg: Config, fold: int):
     """Everything the classifiers of one fold share, fitted on training speakers only."""
+    from emojax.features.normalise import zscore_apply, zscore_fit
     from emojax.features.selection import cfs_select
     test_set = set(test_speakers)
     train_spk = sorted(set(seq_speaker.tolist()) - test_set)
@@ -92,8 +123,14 @@ def prepare_fold(corpus, seqs, seq_speaker, task, test_speakers, cfg: Config, fo
     fit_idx = np.concatenate([idx["train"], idx["val"]])          # every training speaker
     y, n_classes, fitted = L.task_labels(task, corpus.valence, corpus.activation, corpus.category,
                                          fit_idx, seed=cfg.seed)
-    mu, sd = _zscore(corpus.features[fit_idx])
-    X = ((corpus.features - mu[None]) / sd[None]).astype(np.float32)
+    present = np.unique(y[fit_idx])
+    if present.size < 2:
+        where = corpus.params.get("path", corpus.name)
+        raise ValueError(f"{where}: task {task} (column {_label_columns(task)}) has a single class "
+                         f"({present.tolist()}) among the training speakers of fold {fold}; it "
+                         "cannot be learned — drop it with --set tasks=[...]")
+    mu, sd = zscore_fit(corpus.features[fit_idx])
+    X = zscore_apply(corpus.features, mu, sd)
     selected = (cfs_select(X[fit_idx], y[fit_idx], max_stale=cfg.cfs_max_stale) if cfg.cfs
                 else np.arange(X.shape[1]))
     if selected.size == 0:
@@ -103,31 +140,15 @@ def prepare_fold(corpus, seqs, seq_speaker, task, test_speakers, cfg: Config, fo
             "val_speakers": sorted(val_spk)}
 
 
-def _seq_pairs(prep, seqs, which):
-    return [(prep["X"][s], prep["y"][s]) for s, p in zip(seqs, prep["part"]) if p == which]
-
-
-def train_blstm(prep, seqs, cfg: Config, width: int, seed: int, progress=None):
-    """Train the utterance-level BLSTM on `seqs` (already shuffled for the control); test logits."""
-    import jax
-
-    from emojax.models import woellmer as model
-    from emojax.train.fit import evaluate, fit_select_l2
-    t = cfg.train
-    params = model.init(jax.random.PRNGKey(seed), width, prep["n_classes"], hidden=t.hidden,
-                        layers=t.layers, forget_bias=t.forget_bias, peephole=t.peephole)
-    params, info = fit_select_l2(model.apply, params, t, _seq_pairs(prep, seqs, "train"),
-                       _seq_pairs(prep, seqs, "val"), width, seed, progress)
-    _, logits = evaluate(model.apply, t, params, _seq_pairs(prep, seqs, "test"), width)
-    return params, logits, info
-
-
-BLSTMS = ("blstm", "blstm_shuffled")
+def _items(prep, seqs, which):
+    """The fold's sequences of one part as batch items: utterance features and one label each."""
+    return [{"x": prep["X"][s], "y_step": prep["y"][s]} for s, p in zip(seqs, prep["part"])
+            if p == which]
 
 
 def _fold_record(prep, task, fold, test_speakers, cfg: Config) -> dict:
     """The fold's record, with the SVM baseline scored (the BLSTMs are added by `_score_blstm`)."""
-    from emojax.train.batching import bucket_length
+    from emojax.data.batching import bucket_length
     from emojax.train.metrics import scores
     K, y, idx = prep["n_classes"], prep["y"], prep["idx"]
     out = {"task": task, "fold": fold, "test_speakers": list(test_speakers),
@@ -153,7 +174,12 @@ def _condition(seqs, clf: str, cfg: Config, fold: int):
     return run_seqs, cfg.seed * 7919 + fold * 31 + (clf == "blstm_shuffled")
 
 
+def checkpoint_name(task: str, fold: int, clf: str) -> str:
+    return f"{task}_fold{fold:02d}_{clf}"
+
+
 def _score_blstm(out, prep, clf, run_seqs, params, logits, info, ckpt_dir):
+    from emojax.train.checkpoint import save_params
     from emojax.train.metrics import scores
     test_seqs = [s for s, p in zip(run_seqs, prep["part"]) if p == "test"]
     pred = np.concatenate([lg.argmax(-1) for lg in logits])
@@ -161,33 +187,39 @@ def _score_blstm(out, prep, clf, run_seqs, params, logits, info, ckpt_dir):
     out["scores"][clf] = scores(truth, pred, prep["n_classes"])
     out["info"][clf] = info
     if ckpt_dir is not None:
-        from emojax.train.checkpoint import save_params
-        save_params(ckpt_dir / f"{out['task']}_fold{out['fold']:02d}_{clf}", params)
+        save_params(ckpt_dir / checkpoint_name(out["task"], out["fold"], clf), params)
 
 
-def run_fold(corpus, seqs, seq_speaker, task, fold, test_speakers, cfg: Config,
-             ckpt_dir: Path | None = None, progress=None) -> dict:
-    """One fold of one task, model by model."""
-    prep = prepare_fold(corpus, seqs, seq_speaker, task, test_speakers, cfg, fold)
-    out = _fold_record(prep, task, fold, test_speakers, cfg)
-    for clf in (c for c in BLSTMS if c in cfg.classifiers):
-        run_seqs, seed = _condition(seqs, clf, cfg, fold)
-        params, logits, info = train_blstm(prep, run_seqs, cfg, out["width"], seed, progress)
-        _score_blstm(out, prep, clf, run_seqs, params, logits, info, ckpt_dir)
-    return out
-
-
-def run_folds_batched(corpus, seqs, seq_speaker, task, folds, cfg: Config,
-                      ckpt_dir: Path | None = None, progress=None) -> list[dict]:
-    """Several folds of one task with both BLSTM conditions trained as one vmapped program
-    (`emojax.train.stacked`); equal to `run_fold` per fold up to float summation order."""
+def train_blstm(prep, seqs, cfg: Config, width: int, seed: int, progress=None):
+    """Train one utterance-level BLSTM on `seqs` (already shuffled for the control) with the one
+    engine (M = 1, or one model per ``train.l2_grid`` value); (params, test logits, info)."""
     import jax
 
     from emojax.models import woellmer as model
-    from emojax.train.stacked import evaluate_stacked, fit_stacked, unstack
+    from emojax.train.fit import evaluate, fit_select_l2
+    from emojax.train.losses import step_cross_entropy
+    init = model.init_from(cfg.model, jax.random.PRNGKey(seed), width, prep["n_classes"])
+    params, info = fit_select_l2(model.apply, step_cross_entropy, init, cfg.train,
+                                 _items(prep, seqs, "train"), _items(prep, seqs, "val"), width, seed,
+                                 progress)
+    _, (logits,) = evaluate(model.apply, step_cross_entropy, cfg.train, params,
+                            [_items(prep, seqs, "test")], width)
+    return params, logits, info
+
+
+def run_folds(corpus, seqs, seq_speaker, task, folds, cfg: Config, ckpt_dir: Path | None = None,
+              progress=None) -> list[dict]:
+    """Folds of one task: the SVM per fold, and every BLSTM model (folds × conditions) trained by
+    the one engine, `emojax.train.fit.fit`: all of them as one vmapped program when ``batched``,
+    else model by model (M = 1). Both give the same numbers up to float summation order."""
+    import jax
+
+    from emojax.models import woellmer as model
+    from emojax.train.fit import evaluate, fit, stack
+    from emojax.train.losses import step_cross_entropy
     t = cfg.train
-    if t.l2_grid:
-        raise ValueError("train.l2_grid is not supported with batched=true; give train.l2")
+    if cfg.batched and t.l2_grid:
+        raise ValueError("setting 'train.l2_grid' is not supported with batched=true; give train.l2")
     preps, outs, models = [], [], []
     for fold, group in folds:
         prep = prepare_fold(corpus, seqs, seq_speaker, task, group, cfg, fold)
@@ -196,24 +228,28 @@ def run_folds_batched(corpus, seqs, seq_speaker, task, folds, cfg: Config,
         for clf in (c for c in BLSTMS if c in cfg.classifiers):
             run_seqs, seed = _condition(seqs, clf, cfg, fold)
             models.append((len(preps) - 1, clf, run_seqs, seed))
+    items = lambda i, rs, part: _items(preps[i], rs, part)  # noqa: E731
+    init = lambda i, seed: model.init_from(cfg.model, jax.random.PRNGKey(seed),  # noqa: E731
+                                           outs[i]["width"], preps[i]["n_classes"])
+    if not cfg.batched:
+        for i, clf, rs, seed in models:
+            params, logits, info = train_blstm(preps[i], rs, cfg, outs[i]["width"], seed, progress)
+            _score_blstm(outs[i], preps[i], clf, rs, params, logits, info, ckpt_dir)
+        return outs
     if not models:
         return outs
     width = max(o["width"] for o in outs)
-    pairs = lambda i, rs, part: _seq_pairs(preps[i], rs, part)  # noqa: E731
-    inits = [model.init(jax.random.PRNGKey(seed), outs[i]["width"], preps[i]["n_classes"],
-                        hidden=t.hidden, layers=t.layers, forget_bias=t.forget_bias,
-                        peephole=t.peephole) for i, _, _, seed in models]
     shard = jax.device_count() > 1 and len(models) % jax.device_count() == 0
-    best, infos, ev = fit_stacked(model.apply, inits, t, [pairs(i, rs, "train") for i, _, rs, _ in models],
-                                  [pairs(i, rs, "val") for i, _, rs, _ in models], width,
-                                  [seed for *_, seed in models], shard=shard, progress=progress)
-    _, logits = evaluate_stacked(ev, best, [pairs(i, rs, "test") for i, _, rs, _ in models],
-                                 t.batch_size, width)
-    for (i, clf, rs, _), p, lg, info in zip(models, unstack(best, len(models)), logits, infos):
-        w = outs[i]["width"]                                      # back to the fold's own inputs
-        p = {**p, "blstm": [{d: {**q, "w_x": q["w_x"][:w]} for d, q in p["blstm"][0].items()}]
-             + list(p["blstm"][1:])}
+    best, infos = fit(model.apply, step_cross_entropy,
+                      [model.pad_inputs(init(i, seed), width) for i, _, _, seed in models], t,
+                      [items(i, rs, "train") for i, _, rs, _ in models],
+                      [items(i, rs, "val") for i, _, rs, _ in models], width,
+                      [seed for *_, seed in models], shard=shard, progress=progress)
+    _, logits = evaluate(model.apply, step_cross_entropy, t, stack(best),
+                         [items(i, rs, "test") for i, _, rs, _ in models], width)
+    for (i, clf, rs, _), p, lg, info in zip(models, best, logits, infos):
         info["sharded"] = shard
+        p = model.crop_inputs(p, outs[i]["width"])             # back to the fold's own inputs
         _score_blstm(outs[i], preps[i], clf, rs, p, lg, info, ckpt_dir)
     return outs
 
@@ -221,56 +257,113 @@ def run_folds_batched(corpus, seqs, seq_speaker, task, folds, cfg: Config,
 # ----------------------------------------------------------------------------- the experiment
 def load_corpus(cfg: Config):
     from emojax.data.synthetic import marker_wearers
-    corpus = marker_wearers(data.load(cfg.corpus))
-    return corpus
+    return marker_wearers(data.load(cfg.corpus))
 
 
-def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bool = True) -> dict:
-    """Train and evaluate every (task, fold); resume from finished folds in `workdir`; write tables."""
-    from tqdm.auto import tqdm
+def piece_settings(cfg: Config, corpus) -> dict:
+    """What shapes a fold's numbers: every setting but those that only pick pieces (tasks,
+    max_folds) or run after training (analysis), and the corpus's content."""
+    c = dataclasses.asdict(cfg)
+    for k in ("tasks", "max_folds", "analysis", "corpus"):
+        c.pop(k)
+    return {"experiment": "woellmer2012", "config": c, "corpus": corpus.params}
 
-    from emojax.experiments import results as R
-    t0 = time.time()
-    workdir = Path(workdir)
-    (workdir / "folds").mkdir(parents=True, exist_ok=True)
-    corpus = load_corpus(cfg)
-    seqs = data.sequences(corpus)
+
+def folds_of(cfg: Config, corpus, seqs):
+    """(speaker of each sequence, [test speakers of each fold to run]); bad fold settings stop here."""
     seq_speaker = np.array([corpus.speaker[s[0]] for s in seqs])
-    groups = splits.leave_one_speaker_out(seq_speaker, cfg.folds)[:cfg.max_folds]
-    if len(set(seq_speaker.tolist())) < 3:
+    n_spk = len(set(seq_speaker.tolist()))
+    if n_spk < 3:
         raise ValueError(f"{corpus.name}: leave-one-speaker-out needs at least 3 speakers "
-                         "(test, validation, training)")
+                         f"(test, validation, training); the corpus has {n_spk}")
+    if cfg.folds is not None and cfg.folds > n_spk:
+        raise ValueError(f"setting 'folds': {cfg.folds} folds need {cfg.folds} speakers; "
+                         f"{corpus.name} has {n_spk}")
+    groups = splits.leave_one_speaker_out(seq_speaker, cfg.folds)
+    if cfg.max_folds is not None and cfg.max_folds > len(groups):
+        raise ValueError(f"setting 'max_folds': {cfg.max_folds} > the {len(groups)} folds of "
+                         f"{corpus.name}")
+    return seq_speaker, groups[:cfg.max_folds]
+
+
+def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bool = True,
+        fresh: bool = False) -> dict:
+    """Train and evaluate every (task, fold), reusing finished folds made with the same settings;
+    write Table 1; then the §5.2 analysis (``analysis.enabled``)."""
+    from emojax.experiments import results as R
+    from emojax.experiments import woellmer2012_report as report
+    from emojax.experiments.runner import open_workdir, run_pieces
+    t0 = time.time()
+    corpus = load_corpus(cfg)
     if corpus.valence is None and corpus.activation is None:   # a table with only `category`
         cfg = dataclasses.replace(cfg, tasks=("category",))
-    fold_path = lambda task, f: workdir / "folds" / f"{task}_fold{f:02d}.json"  # noqa: E731
+    seqs = data.sequences(corpus)
+    seq_speaker, groups = folds_of(cfg, corpus, seqs)
+    base = piece_settings(cfg, corpus)
+    pieces = {f"{task}_fold{f:02d}": {**base, "task": task, "fold": f, "test_speakers": g}
+              for task in cfg.tasks for f, g in enumerate(groups)}
 
-    def save(res):
-        tmp = fold_path(res["task"], res["fold"]).with_suffix(".tmp")
-        tmp.write_text(json.dumps(res))
-        tmp.replace(fold_path(res["task"], res["fold"]))          # atomic: no half-written folds
+    with open_workdir(workdir, fresh=fresh) as wd:
+        def compute(keys, bar):
+            task = keys[0].split("_fold")[0]
+            todo = [(int(k.split("_fold")[1]), groups[int(k.split("_fold")[1])]) for k in keys]
+            for rec in run_folds(corpus, seqs, seq_speaker, task, todo, cfg, wd.checkpoints, bar):
+                yield f"{task}_fold{rec['fold']:02d}", rec
 
-    ckpt = workdir / "checkpoints"
-    if cfg.batched:   # one program per task: every fold left to do, both conditions
-        bar = tqdm(cfg.tasks, desc="woellmer2012 (batched folds)", disable=not progress, unit="task")
-        for task in bar:
-            todo = [(f, g) for f, g in enumerate(groups) if not fold_path(task, f).exists()]
-            if todo:
-                for res in run_folds_batched(corpus, seqs, seq_speaker, task, todo, cfg, ckpt, bar):
-                    save(res)
-        fold_results = [json.loads(fold_path(t, f).read_text())
-                        for t in cfg.tasks for f in range(len(groups))]
-    else:
-        units = [(task, f, g) for task in cfg.tasks for f, g in enumerate(groups)]
-        fold_results = []
-        bar = tqdm(units, desc="woellmer2012", disable=not progress, unit="fold")
-        for task, f, group in bar:
-            bar.set_description(f"{task} fold {f + 1}/{len(groups)}")
-            if not fold_path(task, f).exists():                    # resume: finished folds kept
-                save(run_fold(corpus, seqs, seq_speaker, task, f, group, cfg, ckpt, bar))
-            fold_results.append(json.loads(fold_path(task, f).read_text()))
-    meta = R.run_meta(cfg, corpus, wall_s=time.time() - t0, fold_results=fold_results,
-                      n_sequences=len(seqs))
-    tables = R.write_table1(workdir / "results", fold_results, meta, PAPER_TABLE_1, cfg.classifiers)
-    if publish is not None:
-        R.publish(workdir / "results", publish)
+        records, stats = run_pieces(
+            wd, pieces, compute, group=(lambda k: k.split("_fold")[0]) if cfg.batched else (lambda k: k),
+            desc="woellmer2012", unit="fold", progress=progress)
+        fold_results = list(records.values())
+        meta = R.run_meta("woellmer2012", cfg, corpus, wall_s=time.time() - t0, pieces=stats,
+                          n_sequences=len(seqs),
+                          cfs_features={f"{r['task']}/fold{r['fold']:02d}": r["n_features"]
+                                        for r in fold_results})
+        if cfg.analysis.enabled:
+            from emojax.experiments import woellmer2012_analysis as A
+            A.analyze_workdir(wd, cfg, corpus, progress=progress)
+        meta["wall_s"] = round(time.time() - t0, 1)           # training, tables and analysis
+        meta["wall_s_total"] = round(meta["wall_s"] + stats["reused_s"], 1)
+        tables = report.write_table1(wd.results, fold_results, meta, PAPER_TABLE_1, cfg.classifiers)
+        if publish is not None:
+            R.publish(wd.results, publish)
     return tables
+
+
+def config_from_run(run_config: dict) -> Config:
+    from emojax import config as C
+    return C.override(Config(), {k: v for k, v in run_config.items()})
+
+
+def analyze(workdir: Path, *, overrides: dict | None = None, publish: Path | None = None,
+            progress: bool = True) -> dict:
+    """§5.2 from a finished run's checkpoints (no retraining); `overrides` are ``analysis.*``
+    settings, e.g. ``{"analysis.theta": 0.05, "analysis.mode": "rev"}``."""
+    from emojax import config as C
+    from emojax.experiments import results as R
+    from emojax.experiments import woellmer2012_analysis as A
+    from emojax.experiments.runner import open_workdir, read_json
+    workdir = Path(workdir)
+    run_json = read_json(workdir / "results" / "run.json", "run record")
+    cfg = config_from_run(run_json["config"])
+    if overrides:
+        bad = [k for k in overrides if not k.startswith("analysis.")]
+        if bad:
+            raise ValueError(f"emojax analyze takes only analysis.* settings; got {', '.join(bad)}")
+        cfg = C.override(cfg, overrides)
+    with open_workdir(workdir) as wd:
+        out = A.analyze_workdir(wd, cfg, load_corpus(cfg), progress=progress)
+        if publish is not None:
+            R.publish(wd.results, publish)
+    return out
+
+
+# ----------------------------------------------------------------------------- README sections
+def readme_section(results: Path) -> list[str]:
+    """The README's lines for this paper, from the committed results/ (nothing hand-copied)."""
+    from emojax.experiments import woellmer2012_report as report
+    return report.readme_section(results)
+
+
+def results_readme(results: Path) -> str | None:
+    from emojax.experiments import woellmer2012_report as report
+    return report.results_readme(results)

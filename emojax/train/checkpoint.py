@@ -1,4 +1,9 @@
-"""Orbax checkpoints of parameter pytrees (one directory per trained model)."""
+"""Orbax checkpoints of parameter pytrees (one directory per trained model), written synchronously.
+
+The synchronous `orbax.checkpoint.Checkpointer` is used on purpose: an async save that fails (a
+read-only or full disk) fails in a background thread, and a process can then hang at exit. Here a
+failed save raises `OSError` naming the path, in the caller's thread, before the run goes on.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,20 +12,39 @@ import jax
 import numpy as np
 
 
-def save_params(path: Path, params) -> None:
-    """Write `params` to `path` (overwriting a stale partial one); numpy leaves on the host."""
+def _checkpointer():
     import orbax.checkpoint as ocp
+    return ocp.Checkpointer(ocp.StandardCheckpointHandler())
+
+
+def save_params(path: Path, params) -> None:
+    """Write `params` to `path` (replacing an earlier or partial one); numpy leaves on the host."""
     path = Path(path).absolute()
-    ckpt = ocp.StandardCheckpointer()
-    ckpt.save(path, jax.tree.map(np.asarray, params), force=True)
-    ckpt.wait_until_finished()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _checkpointer().save(path, jax.tree.map(np.asarray, params), force=True)
+    except OSError:
+        raise
+    except Exception as e:                       # orbax / tensorstore wrap the OS error
+        raise OSError(f"{path}: could not write the checkpoint ({e.__class__.__name__}: "
+                      f"{str(e).splitlines()[0] if str(e) else ''})") from None
 
 
 def load_params(path: Path, like=None):
-    """Read parameters saved by `save_params`; `like` (a pytree of the same structure) fixes types."""
+    """Read parameters saved by `save_params`; `like` (a pytree of the same structure) fixes types.
+
+    A missing checkpoint raises FileNotFoundError; an unreadable one (truncated, emptied metadata)
+    one ValueError naming the path.
+    """
     import orbax.checkpoint as ocp
     path = Path(path).absolute()
     if not path.exists():
         raise FileNotFoundError(f"{path}: no checkpoint here")
-    ckpt = ocp.StandardCheckpointer()
-    return ckpt.restore(path, like) if like is not None else ckpt.restore(path)
+    try:
+        if like is not None:
+            like = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+        return _checkpointer().restore(path, like)
+    except Exception as e:
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
+        raise ValueError(f"{path}: unreadable checkpoint ({e.__class__.__name__}: {first}); "
+                         "delete it and rerun to recompute it") from None
