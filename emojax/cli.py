@@ -40,7 +40,7 @@ def build_config(name: str, config_file: str | None, corpus: str | None, sets: l
 
 def default_workdir(mod, base: str, variant: str, cfg) -> Path:
     """``runs/NAME[-quick]``, plus the corpus when it is not the experiment's own (two corpora
-    never share a workdir): e.g. ``runs/woellmer2012-quick-table-my.csv-1a2b3c``."""
+    never share a workdir): e.g. ``runs/NAME-quick-my.csv-1a2b3c``."""
     from emojax import config as C
     name = f"{base}{'-quick' if variant else ''}"
     own = C.override(mod.Config(), mod.QUICK) if variant else mod.Config()

@@ -162,6 +162,7 @@ def run_pieces(wd: Workdir, pieces: dict[str, dict], compute: Callable, *,
     each is done; the runner stores every record with its settings, fingerprint and seconds.
     """
     from tqdm.auto import tqdm
+    pieces = {k: json.loads(json.dumps(v, default=str)) for k, v in pieces.items()}   # as saved
     done: dict[str, dict] = {}
     seconds: dict[str, float] = {}
     for key, settings in pieces.items():

@@ -128,7 +128,7 @@ def fit(apply: Callable, loss_fn: Callable, inits: list, cfg: TrainConfig, train
     """Train M = len(inits) models; returns ([best params per model], [info per model]).
 
     train[m], val[m]: model m's items; every init must already take `width` inputs (a model
-    module pads its own layout, e.g. `emojax.models.woellmer.pad_inputs`); seeds[m] fixes model
+    module pads its own layout with its `pad_inputs`); seeds[m] fixes model
     m's batch order and noise keys; l2s[m] its L2 weight (default ``cfg.l2``). Early stopping on
     each model's validation loss (patience ``cfg.patience``); info holds best_epoch, epochs,
     val_loss, history (validation loss per epoch) and l2.

@@ -1,0 +1,175 @@
+"""A run never reports numbers it did not compute for its settings, never hangs, and answers every
+bad input in one line — each case of the "Reliability" issue through the real CLI."""
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from emojax import cli
+from emojax.data import synthetic
+from emojax.data.table import write_table
+
+TINY = ["--set", "tasks=[valence3]", "--set", "max_folds=1", "--set", "classifiers=[blstm]",
+        "--set", "model.hidden=8", "--set", "train.max_epochs=2", "--no-progress"]
+
+
+def emojax(*args):
+    return cli.main(["reproduce", "woellmer2012:quick", *args])
+
+
+def one_line(capsys, *needles):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert "Traceback" not in err[0]
+    for n in needles:
+        assert n in err[0], (n, err[0])
+    return err[0]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("finished")
+    assert emojax("--workdir", str(wd), *TINY) == 0
+    return wd
+
+
+def test_other_settings_never_reuse_finished_work(finished, capsys):
+    capsys.readouterr()
+    before = (finished / "results" / "table1.csv").read_bytes()
+    assert emojax("--workdir", str(finished), *TINY, "--set", "train.l2=0.5", "--set", "seed=7") == 2
+    line = one_line(capsys, "train.l2: 0.01 -> 0.5", "seed: 0 -> 7", "--fresh", "--workdir")
+    assert str(finished) in line
+    assert emojax("--workdir", str(finished), *TINY, "--set", "model.hidden=4") == 2
+    one_line(capsys, "model.hidden: 8 -> 4")
+    assert (finished / "results" / "table1.csv").read_bytes() == before     # nothing rewritten
+    # the same settings still resume (and the table is the same bytes)
+    assert emojax("--workdir", str(finished), *TINY) == 0
+    assert (finished / "results" / "table1.csv").read_bytes() == before
+    meta = json.loads((finished / "results" / "run.json").read_text())
+    assert meta["pieces"] == {**meta["pieces"], "reused": 1, "computed": 0}
+    assert meta["wall_s_total"] == pytest.approx(meta["wall_s"] + meta["pieces"]["reused_s"], abs=0.2)
+
+
+def test_fresh_recomputes_for_the_new_settings(tmp_path, capsys):
+    wd = tmp_path / "wd"
+    assert emojax("--workdir", str(wd), *TINY, "--set", "analysis.enabled=false") == 0
+    assert emojax("--workdir", str(wd), *TINY, "--set", "analysis.enabled=false",
+                  "--set", "train.l2=0.5", "--fresh") == 0
+    doc = json.loads((wd / "results" / "table1.json").read_text())
+    assert doc["meta"]["config"]["train"]["l2"] == 0.5 and doc["meta"]["pieces"]["computed"] == 1
+    piece = json.loads(next((wd / "pieces").glob("*.json")).read_text())
+    assert piece["settings"]["config"]["train"]["l2"] == 0.5
+
+
+def test_another_table_never_reuses_work(tmp_path, capsys):
+    tables = []
+    for seed in (1, 2):
+        c = synthetic.marker_wearers(synthetic.generate(synthetic.SyntheticParams(scale=0.1, seed=seed)))
+        tables.append(write_table(c, tmp_path / f"t{seed}.csv"))
+    wd = tmp_path / "wd"
+    args = [*TINY, "--set", "analysis.enabled=false"]
+    assert emojax("--corpus", f"table:{tables[0]}", "--workdir", str(wd), *args) == 0
+    capsys.readouterr()
+    assert emojax("--corpus", f"table:{tables[1]}", "--workdir", str(wd), *args) == 2
+    one_line(capsys, "corpus.path", "corpus.sha256")
+    # default workdirs differ by corpus, so two tables never collide there
+    dirs = {cli.default_workdir(*cli.build_config(f"woellmer2012:quick", None, f"table:{t}", [])[:4])
+            for t in tables}
+    assert len(dirs) == 2
+    assert cli.default_workdir(*cli.build_config("woellmer2012:quick", None, None, [])[:4]) == \
+        Path("runs/woellmer2012-quick")
+
+
+def test_a_second_run_on_a_locked_workdir_says_so(finished, capsys):
+    capsys.readouterr()
+    with open(finished / ".lock", "a+") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        f.seek(0), f.truncate(), f.write("4242"), f.flush()
+        assert emojax("--workdir", str(finished), *TINY) == 2
+    one_line(capsys, "another emojax run (pid 4242)", str(finished))
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc (Linux)")
+def test_a_failing_save_ends_the_process_quickly(tmp_path):
+    """Checkpoints land where nothing can be written: the run ends within seconds, one line."""
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    (wd / "checkpoints").symlink_to("/proc/self")       # a directory no one (not even root) can write
+    t0 = time.time()
+    out = subprocess.run([sys.executable, "-m", "emojax.cli", "reproduce", "woellmer2012:quick",
+                          "--workdir", str(wd), *TINY], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "EMOJAX_CACHE": "off"})
+    took = time.time() - t0
+    assert out.returncode == 2, out.stderr[-2000:]
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "checkpoints/valence3_fold00_blstm" in lines[0] and "Traceback" not in out.stderr, lines
+    assert took < 30, took
+    assert not list((wd / "pieces").glob("*.json"))     # no piece recorded without its checkpoint
+
+
+def test_corrupt_state_is_named(tmp_path, finished, capsys):
+    import shutil
+    wd = tmp_path / "copy"
+    shutil.copytree(finished, wd)
+    piece = next((wd / "pieces").glob("*.json"))
+    piece.write_text(piece.read_text()[:40])
+    capsys.readouterr()
+    assert emojax("--workdir", str(wd), *TINY) == 2
+    one_line(capsys, str(piece), "delete it")
+    shutil.rmtree(wd)
+    shutil.copytree(finished, wd)
+    ckpt = next((wd / "checkpoints").iterdir())
+    data = max((p for p in ckpt.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    data.write_bytes(data.read_bytes()[:len(data.read_bytes()) // 3])
+    assert cli.main(["analyze", str(wd), "--no-progress"]) == 2
+    one_line(capsys, str(ckpt), "unreadable checkpoint", "delete it")
+    shutil.rmtree(wd)
+    shutil.copytree(finished, wd)
+    ckpt = next((wd / "checkpoints").iterdir())
+    (ckpt / "_METADATA").write_text("")
+    assert cli.main(["analyze", str(wd), "--no-progress"]) == 2
+    one_line(capsys, str(ckpt), "unreadable checkpoint")
+
+
+@pytest.mark.parametrize("setting, needle", [
+    ("max_folds=-1", "'max_folds': -1 must be >= 1"),
+    ("max_folds=0", "'max_folds': 0 must be >= 1"),
+    ("train.l2=-5", "'train.l2': -5.0 must be >= 0"),
+    ("folds=100", "100 folds need 100 speakers"),
+    ("tasks=[]", "'tasks': give at least one task"),
+    ("tasks=[valence9]", "'tasks': 'valence9' is not one of"),
+    ("train.lr=0", "'train.lr': 0.0 must be > 0"),
+    ("analysis.theta=2", "'analysis.theta': 2.0 must be <= 1.0"),
+    ("model.hidden=0", "'model.hidden': 0 must be >= 1"),
+])
+def test_nonsense_settings_are_one_line(setting, needle, tmp_path, capsys):
+    assert emojax("--workdir", str(tmp_path / "wd"), "--set", setting, "--no-progress") == 2
+    one_line(capsys, needle)
+    assert not (tmp_path / "wd" / "pieces").exists() or not list((tmp_path / "wd" / "pieces").iterdir())
+
+
+def test_paths_that_are_not_what_they_should_be(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    assert emojax("--workdir", str(f), "--no-progress") == 2
+    one_line(capsys, str(f), "is a file")
+    assert emojax("--config", str(tmp_path), "--workdir", str(tmp_path / "wd")) == 2
+    one_line(capsys, str(tmp_path))
+    assert cli.main(["analyze", str(tmp_path / "nothing")]) == 2
+    one_line(capsys, "no finished run here")
+
+
+def test_a_label_with_one_class_names_file_task_and_column(tmp_path, capsys):
+    c = synthetic.marker_wearers(synthetic.generate(synthetic.SyntheticParams(scale=0.1, seed=1)))
+    import dataclasses
+
+    import numpy as np
+    c = dataclasses.replace(c, valence=np.full(len(c), 3.0))
+    csv = write_table(c, tmp_path / "flat.csv")
+    assert emojax("--corpus", f"table:{csv}", "--workdir", str(tmp_path / "wd"), *TINY) == 2
+    one_line(capsys, str(csv), "valence3", "column valence", "single class")
