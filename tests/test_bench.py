@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from emojax import bench as B
+from emojax.models import pooled, woellmer
 
 CHECKER = pathlib.Path(__file__).resolve().parents[2] / "shared" / "tools" / "check_records.py"
 HAVE = {m: importlib.util.find_spec(m) is not None for m in ("flax", "torch")}
@@ -48,6 +49,12 @@ def test_quick_run_writes_conforming_records(tmp_path, capsys):
 def test_unknown_case_is_an_error(tmp_path):
     with pytest.raises(SystemExit):
         B.main(["--quick", "--out", str(tmp_path), "--cases", "nope"])
+
+
+def test_every_timed_emojax_model_comes_from_emojax_models():
+    models = {name: make(True).model for name, (make, _) in B.CASES.items()}
+    assert models == {"blstm_utt": woellmer, "chernykh": woellmer, "mirsamadi": pooled,
+                      "jacobian_seq": woellmer, "jacobian_batch": woellmer}
 
 
 @pytest.mark.parametrize("case", ["chernykh", "mirsamadi"])   # (blstm_utt: chernykh's layer 0)

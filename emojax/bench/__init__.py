@@ -1,0 +1,165 @@
+"""`emojax bench`: time emojax's BLSTM kernels against Flax and PyTorch on the same inputs.
+
+Run::
+
+    emojax bench                                   # all cases, 20 repeats, writes results/bench/
+    emojax bench --cases blstm_utt,mirsamadi --repeats 50 --out /tmp/bench
+    python -c "from emojax.bench import main; main(['--quick'])"   # tiny shapes, 3 repeats
+
+What is measured (in one process, on one device, with identical inputs and initial weights for every
+implementation; all sequences are full length, so every implementation does the same work):
+
+- ``blstm_utt``: one train step (forward + backward + Adam update) of the Wöllmer utterance-level
+  BLSTM: batch 16 × 30 steps × 200 features, 128 cells per direction, 5 classes, softmax per step,
+  masked cross-entropy.
+- ``chernykh``: the same train step, batch 32 × 78 frames × 34 features, two BLSTM layers of 128,
+  5 classes, softmax per frame.
+- ``mirsamadi``: batch 32 × 500 frames × 32 features, one BLSTM of 128, mean pooling over the valid
+  frames, 4 classes, one label per sequence.
+- ``jacobian_seq`` / ``jacobian_batch``: the full sequential Jacobian ``∂softmax(y_t)/∂x_t'``
+  (T, K, T, F) of the ``blstm_utt`` model for one 30-step sequence / for its batch of 16.
+
+Implementations (rows): ``emojax`` (`emojax.models.woellmer`, or `emojax.models.pooled` for
+``mirsamadi``, on the `emojax.nn` kernels; `emojax.train.step.make_steps`, ``optax.adam``),
+``flax`` (``flax.linen``: ``nn.Bidirectional`` of two ``nn.RNN(nn.OptimizedLSTMCell)`` with
+``seq_lengths``, jitted step, ``optax.adam``), ``torch`` (``torch.nn.LSTM(bidirectional=True,
+batch_first=True)`` on padded full-length batches, no packing, ``torch.optim.Adam``). Jacobians:
+``emojax`` (``mode="auto"``, i.e. reverse mode), ``emojax_jacfwd``, ``torch`` (``torch.func.jacrev``,
+``vmap`` over the batch), ``torch_autograd`` (``torch.autograd.functional.jacobian(vectorize=True)``).
+A peer that is not installed is skipped and said so, never faked; torch is imported lazily.
+
+Per row: ``compile_s`` (the first call: tracing + compilation + one run), then 2 warm-up calls, then
+the median / min / max over ``--repeats`` timed calls (``jax.block_until_ready`` for JAX). The timed
+calls of a case's rows are interleaved in 5 rounds (`time_interleaved`), so a drift of a shared
+machine hits every row alike. A row whose single call is slow gets fewer repeats so it stays inside
+``--budget`` seconds (at least 3; the record's ``repeats`` says how many). Derived: ``seqs_per_s`` (batch / median), ``gflops`` for the
+train steps from an analytic count of the LSTM matmuls (2·F·4H + 2·H·4H FLOPs per step per direction
+and layer, ×3 for forward + backward), as a fraction of the measured f32 peak of a jitted 2048×2048
+matmul (``meta.matmul_peak_gflops``), and on the emojax row ``speedup_vs_<impl>`` = peer median /
+emojax median for every other library's row.
+
+Output: ``OUT/<device>.json`` (format: shared/DESIGN.md, "Result records") and ``OUT/<device>.md``.
+
+The package: `emojax.bench.cases` (the `Problem` of each case and the `CASES` table),
+`emojax.bench.peers` (the implementations timed; every emojax model comes from `emojax.models`),
+`emojax.bench.timing` (compile, warm-ups, interleaved rounds, matmul peak, other load),
+`emojax.bench.report` (meta, JSON and markdown) and, here, `run_case` and `main`.
+
+Adding a case: write one function ``quick -> Problem`` (shapes, inputs and weights) in `cases` and
+add one ``CASES`` entry naming it and its ``(impl, builder)`` list; a builder (`peers`) takes the
+Problem and returns a zero-argument callable that runs one step, blocks until it is done, and
+returns its result.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import jax
+
+from emojax.bench.cases import CASES, Problem
+from emojax.bench.peers import JACOBIAN, PEERS, TRAIN, available
+from emojax.bench.report import case_info, run_meta, to_markdown, write
+from emojax.bench.timing import (ROUNDS, WARMUPS, OtherLoad, matmul_peak_gflops, prepare_call,
+                                 time_interleaved)
+from emojax.runtime import keep_freed_memory
+
+__all__ = ["main", "run_case", "CASES", "Problem", "TRAIN", "JACOBIAN", "PEERS", "available",
+           "to_markdown", "prepare_call", "time_interleaved", "QUICK_REPEATS", "ROUNDS", "WARMUPS"]
+
+QUICK_REPEATS = 3
+
+
+# ----------------------------------------------------------------------------- the run
+def run_case(name: str, quick: bool, repeats: int, budget_s: float, peak: float,
+             log=print) -> tuple[list[dict], list[str], Problem]:
+    """All implementations of one case: (records, notes about skipped rows, the problem)."""
+    make_problem, impls = CASES[name]
+    pb = make_problem(quick)
+    records, notes, fns = [], [], {}
+    load = OtherLoad()
+    for impl, build in impls:
+        if not available(impl):
+            notes.append(f"`{impl}` skipped: {PEERS[impl.split('_')[0]]} is not installed")
+            continue
+        log(f"[bench] {name}/{impl}: compile + warm-up ...", file=sys.stderr, flush=True)
+        try:
+            with warnings.catch_warnings(record=True) as caught:    # e.g. torch vmap fallbacks
+                warnings.simplefilter("always")
+                fn = build(pb)
+                records.append({"case": name, "impl": impl, **prepare_call(fn, repeats, budget_s)})
+                fns[impl] = fn
+            for msg in dict.fromkeys(str(w.message).split(" (Triggered")[0] for w in caught):
+                notes.append(f"`{impl}` warned: {msg}")
+        except Exception as e:          # a broken peer must not sink the others; emojax must work
+            if impl.startswith("emojax"):
+                raise
+            notes.append(f"`{impl}` failed: {type(e).__name__}: {e}")
+    log(f"[bench] {name}: timing {', '.join(fns)} in {ROUNDS} interleaved rounds ...",
+        file=sys.stderr, flush=True)
+    failed: dict[str, Exception] = {}
+    timed = time_interleaved(fns, {r["impl"]: r["repeats"] for r in records}, errors=failed)
+    for impl, e in failed.items():     # a peer that broke while timed; emojax must work
+        if impl.startswith("emojax"):
+            raise e
+        notes.append(f"`{impl}` failed while timed: {type(e).__name__}: {e}")
+    records = [r for r in records if r["impl"] in timed]
+    other = load.cores() if jax.default_backend() == "cpu" else None  # (GPU host: driver work)
+    for r in records:
+        r.update(timed[r["impl"]])
+        if other is not None:
+            r["other_load_cores"] = other
+        r["seqs_per_s"] = pb.batch / (r["median_ms"] / 1e3)
+        if impls is TRAIN:
+            r["gflops"] = pb.train_flops() / (r["median_ms"] / 1e3) / 1e9
+            r["peak_frac"] = r["gflops"] / peak
+    ours = next((r for r in records if r["impl"] == "emojax"), None)
+    if ours is not None:
+        for r in records:
+            if not r["impl"].startswith("emojax"):
+                ours[f"speedup_vs_{r['impl']}"] = r["median_ms"] / ours["median_ms"]
+    return records, notes, pb
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``emojax bench [options]``: run the cases, write OUT/<device>.{json,md}, print the markdown."""
+    p = argparse.ArgumentParser(prog="emojax bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--cases", default=",".join(CASES),
+                   help=f"comma-separated subset of {', '.join(CASES)} (default: all)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="timed calls per row (default 20; 3 with --quick)")
+    p.add_argument("--out", default="results/bench", help="output folder (default results/bench)")
+    p.add_argument("--quick", action="store_true", help="tiny shapes and 3 repeats (a smoke test)")
+    p.add_argument("--budget", type=float, default=120.0,
+                   help="seconds of timed calls per row before repeats are cut (min 3; default 120)")
+    args = p.parse_args(argv)
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = [c for c in cases if c not in CASES]
+    if unknown or not cases:
+        p.error(f"unknown case(s) {unknown}; choose from {', '.join(CASES)}")
+    repeats = args.repeats if args.repeats is not None else (QUICK_REPEATS if args.quick else 20)
+    if repeats < 1:
+        p.error("--repeats must be >= 1")
+
+    keep_freed_memory()                      # as the CLI does; EMOJAX_MALLOC=system opts out
+    t_start, load = time.perf_counter(), OtherLoad()
+    peak_n = 512 if args.quick else 2048
+    peak = matmul_peak_gflops(peak_n, 3 if args.quick else 10)
+    meta = run_meta(quick=args.quick, repeats=repeats, budget_s=args.budget, peak=peak,
+                    peak_n=peak_n)
+    records = []
+    for case in cases:
+        recs, notes, pb = run_case(case, args.quick, repeats, args.budget, peak)
+        records += recs
+        meta["cases"][case] = case_info(case, pb, notes)
+    meta["total_s"] = time.perf_counter() - t_start
+    if meta["device"] == "cpu":
+        meta["other_load_cores"] = load.cores()
+    json_path, md_path, md = write({"meta": meta, "records": records}, Path(args.out))
+    print(md)
+    print(f"wrote {json_path} and {md_path} in {meta['total_s']:.0f} s")
+    return 0
+

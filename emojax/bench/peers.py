@@ -1,0 +1,286 @@
+"""The implementations `emojax bench` times, each a builder ``Problem -> call``: the call runs one
+step on the Problem's shared inputs and weights, blocks until it is done and returns its result.
+
+- ``emojax``: the model from `emojax.models` (``Problem.model``), `emojax.train.step.make_steps`
+  with the losses of `emojax.train.losses`, ``optax.adam``; Jacobians by
+  `emojax.analysis.jacobian`.
+- ``flax``: ``flax.linen`` (``nn.Bidirectional`` of two ``nn.RNN(nn.OptimizedLSTMCell)``), jitted
+  step, ``optax.adam``; `to_flax_params` converts the emojax weights.
+- ``torch``: ``torch.nn.LSTM(bidirectional=True, batch_first=True)``, ``torch.optim.Adam``;
+  Jacobians by ``torch.func.jacrev`` and ``torch.autograd.functional.jacobian``; `to_torch_model`
+  converts the weights. torch is imported lazily.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from emojax.analysis import jacobian as jac
+from emojax.train.losses import seq_cross_entropy, step_cross_entropy
+from emojax.train.step import make_steps
+
+if TYPE_CHECKING:                                   # cases.py imports this module for its table
+    from emojax.bench.cases import Problem
+
+LR = 1e-3                 # Adam learning rate, the same in every implementation
+
+
+# ----------------------------------------------------------------------------- emojax
+def emojax_train(pb: Problem) -> Callable[[], Any]:
+    d = pb.data
+    params = jax.tree.map(jnp.asarray, d["params"])
+    opt = optax.adam(LR)
+    state = [params, opt.init(params)]
+    xs, ys, mask = (jnp.asarray(d[k]) for k in ("xs", "ys", "mask"))
+    key = jax.random.PRNGKey(0)
+    if pb.head == "frame":                       # a label per step
+        loss_fn, batch = step_cross_entropy, {"x": xs, "y_step": ys, "mask": mask}
+    else:                                        # a label per sequence
+        loss_fn, batch = seq_cross_entropy, {"x": xs, "y_seq": ys, "mask": mask}
+    step, _ = make_steps(pb.model.apply, loss_fn, opt)
+    call = lambda p, o: step(p, o, key, batch)
+
+    def run():
+        p, o, loss = call(*state)
+        state[:] = [p, o]
+        return jax.block_until_ready((p, o, loss))[2]
+    return run
+
+
+def emojax_jacobian(mode: str) -> Callable[[Problem], Callable[[], Any]]:
+    def build(pb: Problem):
+        d = pb.data
+        params = jax.tree.map(jnp.asarray, d["params"])
+        xs, mask = jnp.asarray(d["xs"]), jnp.asarray(d["mask"])
+        apply = pb.model.apply                   # a module-level function: hashable, jit-static
+        if pb.single:
+            f = lambda: jac.sequential_jacobian(apply, params, xs[0], mask[0], mode=mode)
+        else:
+            f = lambda: jac.batched_sequential_jacobian(apply, params, xs, mask, mode=mode)
+        return lambda: jax.block_until_ready(f())
+    return build
+
+
+# ----------------------------------------------------------------------------- flax
+def _flax_module(pb: Problem):
+    import flax.linen as nn
+
+    class FlaxBLSTM(nn.Module):
+        """``nn.Bidirectional`` of two ``nn.RNN(nn.OptimizedLSTMCell)`` per layer, dense head."""
+        hidden: int
+        layers: int
+        classes: int
+        head: str
+
+        @nn.compact
+        def __call__(self, xs, mask):                                  # (B, T, F), (B, T)
+            lengths = mask.sum(-1)
+            h = xs
+            for layer in range(self.layers):
+                fwd = nn.RNN(nn.OptimizedLSTMCell(self.hidden, name=f"fwd{layer}"))
+                bwd = nn.RNN(nn.OptimizedLSTMCell(self.hidden, name=f"bwd{layer}"),
+                             reverse=True, keep_order=True)
+                h = nn.Bidirectional(fwd, bwd)(h, seq_lengths=lengths)   # (B, T, 2H)
+            if self.head == "mean":
+                m = mask.astype(h.dtype)[..., None]
+                h = (h * m).sum(1) / jnp.maximum(m.sum(1), 1.0)          # (B, 2H)
+            return nn.Dense(self.classes, name="out")(h)
+
+    return FlaxBLSTM(pb.hidden, pb.layers, pb.classes, pb.head)
+
+
+def to_flax_params(params: dict) -> dict:
+    """emojax weights (``w_x (F, 4H)``, ``w_h``, ``b``; gates i, f, g, o) in Flax's per-gate layout."""
+    out = {"out": {"kernel": params["out"]["w"], "bias": params["out"]["b"]}}
+    for layer, p in enumerate(params["blstm"]):
+        for direction in ("fwd", "bwd"):
+            q = p[direction]
+            H = q["w_h"].shape[0]
+            cell = {}
+            for g, gate in enumerate("ifgo"):
+                cols = slice(g * H, (g + 1) * H)
+                cell[f"i{gate}"] = {"kernel": q["w_x"][:, cols]}
+                cell[f"h{gate}"] = {"kernel": q["w_h"][:, cols], "bias": q["b"][cols]}
+            out[f"{direction}{layer}"] = cell
+    return {"params": jax.tree.map(jnp.asarray, out)}
+
+
+def flax_train(pb: Problem) -> Callable[[], Any]:
+    model = _flax_module(pb)
+    d = pb.data
+    params = to_flax_params(d["params"])
+    opt = optax.adam(LR)
+    state = [params, opt.init(params)]
+    xs, ys, mask = (jnp.asarray(d[k]) for k in ("xs", "ys", "mask"))
+
+    def loss_fn(params, xs, ys, mask):
+        logits = model.apply(params, xs, mask)
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, ys)
+        if pb.head == "mean":
+            return ce.mean()
+        m = mask.astype(ce.dtype)
+        return (ce * m).sum() / jnp.maximum(m.sum(), 1.0)
+
+    @jax.jit
+    def step(params, opt_state, xs, ys, mask):
+        loss, grads = jax.value_and_grad(loss_fn)(params, xs, ys, mask)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    def run():
+        p, o, loss = step(*state, xs, ys, mask)
+        state[:] = [p, o]
+        return jax.block_until_ready((p, o, loss))[2]
+    return run
+
+
+# ----------------------------------------------------------------------------- torch
+def import_torch():
+    """Import torch lazily (an optional peer), using every core."""
+    import torch
+    torch.set_num_threads(os.cpu_count() or 1)
+    return torch
+
+
+def torch_device() -> str:
+    """``cuda`` when JAX runs on a GPU and torch can too; otherwise ``cpu``."""
+    torch = import_torch()
+    return "cuda" if jax.default_backend() == "gpu" and torch.cuda.is_available() else "cpu"
+
+
+def to_torch_model(pb: Problem):
+    """``nn.LSTM(bidirectional, batch_first)`` + ``nn.Linear`` holding the Problem's initial weights."""
+    torch = import_torch()
+    params = pb.data["params"]
+    lstm = torch.nn.LSTM(pb.feats, pb.hidden, num_layers=pb.layers, bidirectional=True,
+                         batch_first=True)
+    lin = torch.nn.Linear(2 * pb.hidden, pb.classes)
+    with torch.no_grad():
+        for layer, p in enumerate(params["blstm"]):
+            for direction, suffix in (("fwd", ""), ("bwd", "_reverse")):
+                q = p[direction]
+                getattr(lstm, f"weight_ih_l{layer}{suffix}").copy_(torch.tensor(q["w_x"].T))
+                getattr(lstm, f"weight_hh_l{layer}{suffix}").copy_(torch.tensor(q["w_h"].T))
+                getattr(lstm, f"bias_ih_l{layer}{suffix}").copy_(torch.tensor(q["b"]))
+                getattr(lstm, f"bias_hh_l{layer}{suffix}").zero_()
+        lin.weight.copy_(torch.tensor(params["out"]["w"].T))
+        lin.bias.copy_(torch.tensor(params["out"]["b"]))
+    dev = torch_device()
+    return lstm.to(dev), lin.to(dev), dev
+
+
+def torch_train(pb: Problem) -> Callable[[], Any]:
+    torch = import_torch()
+    lstm, lin, dev = to_torch_model(pb)
+    d = pb.data
+    xs = torch.tensor(d["xs"], device=dev)
+    ys = torch.tensor(d["ys"], dtype=torch.long, device=dev)
+    mask = torch.tensor(d["mask"], dtype=torch.float32, device=dev)
+    opt = torch.optim.Adam(list(lstm.parameters()) + list(lin.parameters()), lr=LR)
+    sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
+
+    def run():
+        opt.zero_grad(set_to_none=True)
+        h = lstm(xs)[0]                                                   # (B, T, 2H)
+        if pb.head == "mean":
+            m = mask[..., None]
+            loss = torch.nn.functional.cross_entropy(lin((h * m).sum(1) / m.sum(1).clamp(min=1.0)), ys)
+        else:
+            logits = lin(h)
+            ce = torch.nn.functional.cross_entropy(logits.reshape(-1, pb.classes), ys.reshape(-1),
+                                                   reduction="none")
+            m = mask.reshape(-1)
+            loss = (ce * m).sum() / m.sum().clamp(min=1.0)
+        loss.backward()
+        opt.step()
+        sync()
+        return loss.detach()
+    return run
+
+
+def _torch_softmax_model(pb: Problem, fused: bool):
+    """(torch, f, xs, ctx, sync): ``f`` maps one sequence (T, F) -> softmax outputs (T, K), or a batch
+    (B, T, F) -> (B, T, K) with ``batched=True``; ``ctx()`` turns the fused RNN kernels (oneDNN on
+    the CPU, cuDNN on the GPU) on or off for the call."""
+    torch = import_torch()
+    lstm, lin, dev = to_torch_model(pb)
+    for p in list(lstm.parameters()) + list(lin.parameters()):
+        p.requires_grad_(False)
+
+    def f(x, batched=False):
+        x = x if batched else x[None]               # run nn.LSTM batched (B=1): vmap needs that form
+        # zero initial state computed FROM x, so that under vmap it is batched like x (nn.LSTM's own
+        # zeros are not, and its unfused kernel then writes batched values into an unbatched buffer)
+        z = (x[:, :1, :1] * 0).reshape(1, -1, 1).expand(2 * pb.layers, x.shape[0], pb.hidden)
+        y = torch.softmax(lin(lstm(x, (z, z))[0]), dim=-1)
+        return y if batched else y[0]
+
+    xs = torch.tensor(pb.data["xs"], device=dev)
+    backend = torch.backends.cudnn if dev == "cuda" else torch.backends.mkldnn
+
+    @contextlib.contextmanager
+    def ctx():                                      # (mkldnn.flags() warns about Intel-GPU TF32)
+        old, backend.enabled = backend.enabled, fused
+        try:
+            yield
+        finally:
+            backend.enabled = old
+    sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
+    return torch, f, xs, ctx, sync
+
+
+def torch_jacobian_func(pb: Problem, fused: bool = False) -> Callable[[], Any]:
+    """``torch.func.jacrev`` of one sequence; ``torch.func.vmap`` of it over the batch.
+
+    Unfused by default: functorch has no batching rule for the fused RNN kernels (on the CPU it
+    falls back to a per-sample loop, 50× slower; cuDNN's fails outright)."""
+    torch, f, xs, ctx, sync = _torch_softmax_model(pb, fused)
+    jf = torch.func.jacrev(f)
+    g = (lambda: jf(xs[0])) if pb.single else (lambda: torch.func.vmap(jf)(xs))
+    return _torch_call(g, ctx, sync)
+
+
+def torch_jacobian_autograd(pb: Problem, fused: bool = False) -> Callable[[], Any]:
+    """``torch.autograd.functional.jacobian(vectorize=True)``; for a batch, of the outputs summed
+    over the batch (sequences are independent, so this is exact: (T, K, B, T, F) -> (B, T, K, T, F))."""
+    torch, f, xs, ctx, sync = _torch_softmax_model(pb, fused)
+    J_ = torch.autograd.functional.jacobian
+    if pb.single:
+        g = lambda: J_(f, xs[0], vectorize=True)
+    else:
+        g = lambda: J_(lambda x: f(x, batched=True).sum(0), xs,
+                       vectorize=True).permute(2, 0, 1, 3, 4)
+    return _torch_call(g, ctx, sync)
+
+
+def _torch_call(g, ctx, sync) -> Callable[[], Any]:
+    """One timed call of `g` inside torch's context manager, synchronised (CUDA is asynchronous)."""
+    def run():
+        with ctx():
+            J = g()
+        sync()
+        return J
+    return run
+
+
+# ----------------------------------------------------------------------------- rows of a case
+Builder = Callable[["Problem"], Callable[[], Any]]
+TRAIN: list[tuple[str, Builder]] = [("emojax", emojax_train), ("flax", flax_train),
+                                    ("torch", torch_train)]
+JACOBIAN: list[tuple[str, Builder]] = [("emojax", emojax_jacobian("auto")),
+                                       ("emojax_jacfwd", emojax_jacobian("fwd")),
+                                       ("torch", torch_jacobian_func),
+                                       ("torch_autograd", torch_jacobian_autograd)]
+PEERS = {"flax": "flax", "torch": "torch"}      # impl prefix -> module that must be importable
+
+
+def available(impl: str) -> bool:
+    mod = PEERS.get(impl.split("_")[0])
+    return mod is None or importlib.util.find_spec(mod) is not None
