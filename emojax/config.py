@@ -24,9 +24,19 @@ def _coerce(value, typ, key: str):
             raise ValueError(f"setting {key!r}: expected a mapping, got {value!r}")
         return override(typ(), value, prefix=f"{key}.")
     if origin is tuple:
+        if value is None:
+            raise ValueError(f"setting {key!r}: give a list, e.g. [a, b] (or [] for none)")
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
-        return tuple(value)
+        elif not isinstance(value, (list, tuple)):
+            value = [value]                              # --set svm_grid=0.1 means [0.1]
+        item = (typing.get_args(typ) or (None,))[0]
+        return tuple(_coerce(v, item, key) if item in (int, float, str) else v for v in value)
+    if typ is float and isinstance(value, str):
+        try:
+            value = float(value)                         # YAML 1.1 reads 1e-3 as a string
+        except ValueError:
+            pass
     if typ is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if typ is int and isinstance(value, float) and value.is_integer():

@@ -76,7 +76,7 @@ def test_another_table_never_reuses_work(tmp_path, capsys):
     assert emojax("--corpus", f"table:{tables[0]}", "--workdir", str(wd), *args) == 0
     capsys.readouterr()
     assert emojax("--corpus", f"table:{tables[1]}", "--workdir", str(wd), *args) == 2
-    one_line(capsys, "corpus.path", "corpus.sha256")
+    one_line(capsys, "corpus.sha256")
     # default workdirs differ by corpus, so two tables never collide there
     dirs = {cli.default_workdir(*cli.build_config(f"woellmer2012:quick", None, f"table:{t}", [])[:4])
             for t in tables}
@@ -146,11 +146,33 @@ def test_corrupt_state_is_named(tmp_path, finished, capsys):
     ("train.lr=0", "'train.lr': 0.0 must be > 0"),
     ("analysis.theta=2", "'analysis.theta': 2.0 must be <= 1.0"),
     ("model.hidden=0", "'model.hidden': 0 must be >= 1"),
+    ("seed=-1", "'seed': -1 must be >= 0"),
+    ("val_speakers=0.95", "leaving none to train on"),
+    ("tasks=null", "'tasks': give a list"),
 ])
 def test_nonsense_settings_are_one_line(setting, needle, tmp_path, capsys):
     assert emojax("--workdir", str(tmp_path / "wd"), "--set", setting, "--no-progress") == 2
     one_line(capsys, needle)
     assert not (tmp_path / "wd" / "pieces").exists() or not list((tmp_path / "wd" / "pieces").iterdir())
+
+
+def test_scalars_and_yaml_1_1_floats_are_understood():
+    *_, cfg, _ = cli.build_config("woellmer2012", None, None,
+                                  ["svm_grid=0.1", "train.l2=1e-3", "tasks=valence3"])
+    assert cfg.svm_grid == (0.1,) and cfg.train.l2 == 0.001 and cfg.tasks == ("valence3",)
+
+
+def test_a_deleted_checkpoint_is_recomputed(tmp_path, finished, capsys):
+    import shutil
+    wd = tmp_path / "copy"
+    shutil.copytree(finished, wd)
+    shutil.rmtree(next((wd / "checkpoints").iterdir()))
+    capsys.readouterr()
+    assert emojax("--workdir", str(wd), *TINY) == 0
+    assert "is missing; recomputing valence3_fold00" in capsys.readouterr().err
+    meta = json.loads((wd / "results" / "run.json").read_text())
+    assert meta["pieces"]["computed"] == 1
+    assert (wd / "results" / "table1.csv").read_bytes() == (finished / "results" / "table1.csv").read_bytes()
 
 
 def test_paths_that_are_not_what_they_should_be(tmp_path, capsys):
@@ -162,6 +184,9 @@ def test_paths_that_are_not_what_they_should_be(tmp_path, capsys):
     one_line(capsys, str(tmp_path))
     assert cli.main(["analyze", str(tmp_path / "nothing")]) == 2
     one_line(capsys, "no finished run here")
+    if Path("/proc/self").is_dir():                  # a workdir that cannot be created, even by root
+        assert emojax("--workdir", "/proc/self/emojax-wd", "--no-progress") == 2
+        one_line(capsys, "/proc/self/emojax-wd")
 
 
 def test_a_label_with_one_class_names_file_task_and_column(tmp_path, capsys):
@@ -173,3 +198,29 @@ def test_a_label_with_one_class_names_file_task_and_column(tmp_path, capsys):
     csv = write_table(c, tmp_path / "flat.csv")
     assert emojax("--corpus", f"table:{csv}", "--workdir", str(tmp_path / "wd"), *TINY) == 2
     one_line(capsys, str(csv), "valence3", "column valence", "single class")
+
+
+def test_kill_9_and_resume_give_byte_identical_tables(tmp_path):
+    """A run killed (SIGKILL) after its first finished fold resumes to the same bytes as a run that
+    was never interrupted."""
+    import signal
+    args = [sys.executable, "-m", "emojax.cli", "reproduce", "woellmer2012:quick", *TINY,
+            "--set", "max_folds=2", "--set", "analysis.enabled=false"]
+    env = {**os.environ, "EMOJAX_CACHE": "off"}
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    subprocess.run([*args, "--workdir", str(whole)], check=True, env=env, timeout=300,
+                   capture_output=True)
+    p = subprocess.Popen([*args, "--workdir", str(cut)], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    while not list((cut / "pieces").glob("*.json")) and p.poll() is None and time.time() - t0 < 300:
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=30)
+    assert len(list((cut / "pieces").glob("*.json"))) == 1, "killed too late to test a resume"
+    subprocess.run([*args, "--workdir", str(cut)], check=True, env=env, timeout=300,
+                   capture_output=True)
+    for name in ("table1.csv", "table1.md"):
+        assert (cut / "results" / name).read_bytes() == (whole / "results" / name).read_bytes()
+    meta = json.loads((cut / "results" / "run.json").read_text())
+    assert meta["pieces"]["reused"] == 1 and meta["pieces"]["computed"] == 1

@@ -115,14 +115,9 @@ def test_one_model_is_the_plain_jitted_step():
 
 def test_sequence_level_loss_trains_a_pooled_model():
     """A loss over one label per sequence, with class weights, through the same engine."""
-    import jax.numpy as jnp
-
+    from emojax.models import pooled
     from emojax.train.losses import class_weights, seq_cross_entropy
 
-    def pooled(params, xs, mask):                   # mean over valid steps, then the output layer
-        logits, _ = model.apply(params, xs, mask)
-        m = mask.astype(logits.dtype)[..., None]
-        return (logits * m).sum(-2) / jnp.maximum(m.sum(-2), 1.0), {}
     rng = np.random.default_rng(0)
     def data(n):
         out = []
@@ -134,12 +129,12 @@ def test_sequence_level_loss_trains_a_pooled_model():
     train, val = data(40), data(12)
     w = class_weights([it["y_seq"] for it in train], 2)
     loss = lambda out, batch: seq_cross_entropy(out, batch, class_weights=w)  # noqa: E731
-    init = model.init(jax.random.PRNGKey(0), 3, 2, hidden=8)
+    init = pooled.init(jax.random.PRNGKey(0), 3, 2, hidden=8)
     cfg = TrainConfig(max_epochs=15, patience=15, batch_size=8, l2=0.0, lr=1e-2)
-    (params,), (info,) = fit(pooled, loss, [init], cfg, [train], [val], 3, [0])
+    (params,), (info,) = fit(pooled.apply, loss, [init], cfg, [train], [val], 3, [0])
     assert info["history"][-1] < info["history"][0]          # it learns
     from emojax.train.fit import evaluate
-    _, (outs,) = evaluate(pooled, loss, cfg, params, [val], 3)
+    _, (outs,) = evaluate(pooled.apply, loss, cfg, params, [val], 3)
     assert all(o.shape == (2,) for o in outs)
     acc = np.mean([o.argmax() == it["y_seq"] for o, it in zip(outs, val)])
     assert acc >= 0.75

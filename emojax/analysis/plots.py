@@ -16,7 +16,7 @@ def _plt():
     return plt
 
 
-def fig1_jacobian(J: np.ndarray, path: Path, *, task: str, t: int = 15) -> None:
+def fig1_jacobian(J: np.ndarray, path: Path, *, task: str, t: int = 15, theta: float = 0.03) -> None:
     """J (T, K, T, F) of one sequence: (a) derivatives of one output at step t (the class whose
     output is most sensitive; a sum over softmax classes would cancel, Σ_k y_k = 1) for every input
     feature and step, (b) their absolute values, (c) Σ_k Σ_i |J| normalised at t' = t."""
@@ -37,7 +37,7 @@ def fig1_jacobian(J: np.ndarray, path: Path, *, task: str, t: int = 15) -> None:
     ax[1].set(title="(b) absolute values", xlabel="input step t'")
     fig.colorbar(im, ax=ax[1])
     ax[2].bar(np.arange(1, T + 1), S / S[t], color="C0")
-    ax[2].axhline(0.03, color="k", ls=":", lw=1, label="3 %")
+    ax[2].axhline(theta, color="k", ls=":", lw=1, label=f"θ = {100 * theta:g} %")
     ax[2].set(title="(c) summed over inputs and outputs, / value at t", xlabel="input step t'",
               ylabel="relative sensitivity")
     ax[2].legend()

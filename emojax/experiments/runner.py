@@ -94,11 +94,6 @@ class Workdir:
     def checkpoint(self, name: str) -> Path:
         return self.checkpoints / name
 
-    def records(self) -> dict[str, dict]:
-        """Every finished piece's record, by key (no fingerprint check: for analysis)."""
-        if not self.pieces.is_dir():
-            return {}
-        return {p.stem: read_json(p)["record"] for p in sorted(self.pieces.glob("*.json"))}
 
 
 def _check_writable(path: Path) -> None:
@@ -149,6 +144,44 @@ def open_workdir(path: Path, *, fresh: bool = False) -> Iterator[Workdir]:
         lock.close()                             # closing releases the lock
 
 
+def load_pieces(wd: Workdir, pieces: dict[str, dict], *, missing_ok: bool = False
+                ) -> tuple[dict[str, dict], dict[str, float]]:
+    """The finished pieces among `pieces` ({key: settings}) whose settings match: (records by key,
+    compute seconds by key). A piece made with other settings stops with one line; one whose
+    declared checkpoints (``record["checkpoints"]``) are gone is left to recompute, with a warning.
+    With ``missing_ok=False`` every piece must be there (for an analysis of a finished run)."""
+    import sys
+    done, seconds = {}, {}
+    for key, settings in pieces.items():
+        path = wd.piece_path(key)
+        if not path.exists():
+            if missing_ok:
+                continue
+            raise ValueError(f"{path}: missing; this run is not finished — rerun the same "
+                             "`emojax reproduce` command to complete it")
+        saved = read_json(path)
+        if not isinstance(saved, dict) or not isinstance(saved.get("record"), dict) \
+                or "fingerprint" not in saved:
+            raise ValueError(f"{path}: not a piece record of this emojax (an older run?); delete "
+                             f"it, or use --fresh to discard the workdir's old work")
+        if saved["fingerprint"] != fingerprint(json.loads(json.dumps(settings, default=str))):
+            raise ValueError(
+                f"{wd.path}: finished work here was made with other settings "
+                f"({differences(saved.get('settings', {}), settings)}); give another --workdir, "
+                "or --fresh to discard it")
+        gone = [c for c in saved["record"].get("checkpoints", []) if not wd.checkpoint(c).exists()]
+        if gone:
+            if not missing_ok:
+                raise ValueError(f"{wd.checkpoint(gone[0])}: missing; rerun the same `emojax "
+                                 "reproduce` command to recompute that piece")
+            print(f"emojax: warning: {wd.checkpoint(gone[0])} is missing; recomputing {key}",
+                  file=sys.stderr)
+            continue
+        done[key] = saved["record"]
+        seconds[key] = float(saved.get("seconds", 0.0))
+    return done, seconds
+
+
 def run_pieces(wd: Workdir, pieces: dict[str, dict], compute: Callable, *,
                group: Callable[[str], object] = lambda key: key, desc: str = "", unit: str = "piece",
                progress: bool = True) -> tuple[dict[str, dict], dict]:
@@ -163,23 +196,7 @@ def run_pieces(wd: Workdir, pieces: dict[str, dict], compute: Callable, *,
     """
     from tqdm.auto import tqdm
     pieces = {k: json.loads(json.dumps(v, default=str)) for k, v in pieces.items()}   # as saved
-    done: dict[str, dict] = {}
-    seconds: dict[str, float] = {}
-    for key, settings in pieces.items():
-        path = wd.piece_path(key)
-        if not path.exists():
-            continue
-        saved = read_json(path)
-        if not isinstance(saved, dict) or "record" not in saved or "fingerprint" not in saved:
-            raise ValueError(f"{path}: not a piece record of this emojax (an older run?); delete "
-                             f"it, or use --fresh to discard the workdir's old work")
-        if saved["fingerprint"] != fingerprint(settings):
-            raise ValueError(
-                f"{wd.path}: finished work here was made with other settings "
-                f"({differences(saved.get('settings', {}), settings)}); give another --workdir, "
-                "or --fresh to discard it")
-        done[key] = saved["record"]
-        seconds[key] = float(saved.get("seconds", 0.0))
+    done, seconds = load_pieces(wd, pieces, missing_ok=True)
     todo = [k for k in pieces if k not in done]
     groups: dict[object, list[str]] = {}
     for k in todo:

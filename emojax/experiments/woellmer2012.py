@@ -1,7 +1,7 @@
 """Wöllmer et al. 2012, Table 1: SVM vs BLSTM vs BLSTM on shuffled utterances; 5 tasks; 10-fold LOSO.
 
   emojax reproduce woellmer2012          # embedded corpus, 5 tasks x 10 folds + context analysis
-                                         # (6.3 min on 2 CPU cores; ~2 min of training on an H100)
+                                         # (23 min on a 2-core CPU VM, cold compile cache)
   emojax reproduce woellmer2012:quick    # seconds; the same code path at tiny size (what tests run)
   emojax reproduce woellmer2012 --corpus table:my.csv   # a user's utterance table
 
@@ -24,6 +24,7 @@ Where emojax departs from the paper (which does not say):
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
 from pathlib import Path
 
@@ -68,7 +69,9 @@ class Config:
     train: TrainConfig = TrainConfig()
     svm_grid: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0)
     analysis: AnalysisConfig = AnalysisConfig()   # §5.2 after training (emojax analyze WORKDIR)
-    batched: bool = False             # train all folds and both conditions of a task as one program
+    # train all folds and both conditions of a task as one program: equal to fold-by-fold up to
+    # float summation order (and a fold's numbers then depend on which folds trained together)
+    batched: bool = False
 
     def __post_init__(self):
         if not self.tasks:
@@ -83,6 +86,7 @@ class Config:
             check("folds", self.folds, at_least=2)
         if self.max_folds is not None:
             check("max_folds", self.max_folds, at_least=1)
+        check("seed", self.seed, at_least=0)
         check("val_speakers", self.val_speakers, positive=True, below=1.0)
         check("cfs_max_stale", self.cfs_max_stale, at_least=1)
         if "svm" in self.classifiers and not self.svm_grid:
@@ -154,7 +158,7 @@ def _fold_record(prep, task, fold, test_speakers, cfg: Config) -> dict:
     out = {"task": task, "fold": fold, "test_speakers": list(test_speakers),
            "val_speakers": prep["val_speakers"], "n_train": int(idx["train"].size + idx["val"].size),
            "n_test": int(idx["test"].size), "n_features": int(prep["selected"].size),
-           # the selected features, zero-padded to a multiple of 16: few compiles, no wasted FLOPs
+           # the selected features, zero-padded to a multiple of 16: few compiles
            "width": bucket_length(prep["selected"].size),
            "selected": prep["selected"].tolist(), "mu": prep["mu"].tolist(),
            "sd": prep["sd"].tolist(), "n_classes": K, **prep["fitted"], "scores": {}, "info": {}}
@@ -187,7 +191,9 @@ def _score_blstm(out, prep, clf, run_seqs, params, logits, info, ckpt_dir):
     out["scores"][clf] = scores(truth, pred, prep["n_classes"])
     out["info"][clf] = info
     if ckpt_dir is not None:
-        save_params(ckpt_dir / checkpoint_name(out["task"], out["fold"], clf), params)
+        name = checkpoint_name(out["task"], out["fold"], clf)
+        save_params(ckpt_dir / name, params)
+        out.setdefault("checkpoints", []).append(name)      # the runner checks they still exist
 
 
 def train_blstm(prep, seqs, cfg: Config, width: int, seed: int, progress=None):
@@ -266,10 +272,22 @@ def piece_settings(cfg: Config, corpus) -> dict:
     c = dataclasses.asdict(cfg)
     for k in ("tasks", "max_folds", "analysis", "corpus"):
         c.pop(k)
-    return {"experiment": "woellmer2012", "config": c, "corpus": corpus.params}
+    # the corpus by content: the same bytes reached by another path resume
+    content = {k: v for k, v in corpus.params.items() if k != "path"}
+    return {"experiment": "woellmer2012", "config": c, "corpus": content}
 
 
-def folds_of(cfg: Config, corpus, seqs):
+def plan(cfg: Config, corpus):
+    """(sequences, speaker of each, test speakers per fold, {piece key: settings}) of a run."""
+    seqs = data.sequences(corpus)
+    seq_speaker, groups = folds_of(cfg, corpus, seqs)
+    base = piece_settings(cfg, corpus)
+    pieces = {f"{task}_fold{f:02d}": {**base, "task": task, "fold": f, "test_speakers": g}
+              for task in cfg.tasks for f, g in enumerate(groups)}
+    return seqs, seq_speaker, groups, pieces
+
+
+def folds_of(cfg: Config, corpus, seqs, max_name: str = "max_folds"):
     """(speaker of each sequence, [test speakers of each fold to run]); bad fold settings stop here."""
     seq_speaker = np.array([corpus.speaker[s[0]] for s in seqs])
     n_spk = len(set(seq_speaker.tolist()))
@@ -281,8 +299,14 @@ def folds_of(cfg: Config, corpus, seqs):
                          f"{corpus.name} has {n_spk}")
     groups = splits.leave_one_speaker_out(seq_speaker, cfg.folds)
     if cfg.max_folds is not None and cfg.max_folds > len(groups):
-        raise ValueError(f"setting 'max_folds': {cfg.max_folds} > the {len(groups)} folds of "
+        raise ValueError(f"setting {max_name!r}: {cfg.max_folds} > the {len(groups)} folds of "
                          f"{corpus.name}")
+    for g in groups:
+        left = n_spk - len(g)                          # training speakers of this fold
+        n_val = len(splits.validation_speakers([str(i) for i in range(left)], cfg.val_speakers, 0))
+        if left - n_val < 1:
+            raise ValueError(f"settings 'folds'/'val_speakers': a fold tests {len(g)} of {n_spk} "
+                             f"speakers and validates on {n_val}, leaving none to train on")
     return seq_speaker, groups[:cfg.max_folds]
 
 
@@ -295,13 +319,8 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
     from emojax.experiments.runner import open_workdir, run_pieces
     t0 = time.time()
     corpus = load_corpus(cfg)
-    if corpus.valence is None and corpus.activation is None:   # a table with only `category`
-        cfg = dataclasses.replace(cfg, tasks=("category",))
-    seqs = data.sequences(corpus)
-    seq_speaker, groups = folds_of(cfg, corpus, seqs)
-    base = piece_settings(cfg, corpus)
-    pieces = {f"{task}_fold{f:02d}": {**base, "task": task, "fold": f, "test_speakers": g}
-              for task in cfg.tasks for f, g in enumerate(groups)}
+    cfg = tasks_for(cfg, corpus)
+    seqs, seq_speaker, groups, pieces = plan(cfg, corpus)
 
     with open_workdir(workdir, fresh=fresh) as wd:
         def compute(keys, bar):
@@ -314,19 +333,32 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
             wd, pieces, compute, group=(lambda k: k.split("_fold")[0]) if cfg.batched else (lambda k: k),
             desc="woellmer2012", unit="fold", progress=progress)
         fold_results = list(records.values())
+        shutil.rmtree(wd.results, ignore_errors=True)       # only this run's files, nothing stale
         meta = R.run_meta("woellmer2012", cfg, corpus, wall_s=time.time() - t0, pieces=stats,
                           n_sequences=len(seqs),
                           cfs_features={f"{r['task']}/fold{r['fold']:02d}": r["n_features"]
                                         for r in fold_results})
+
+        def tables():
+            meta["wall_s"] = round(time.time() - t0, 1)
+            meta["wall_s_total"] = round(meta["wall_s"] + stats["reused_s"], 1)
+            return report.write_table1(wd.results, fold_results, meta, PAPER_TABLE_1,
+                                       cfg.classifiers)
+        doc = tables()                                 # written before the analysis can fail
         if cfg.analysis.enabled:
             from emojax.experiments import woellmer2012_analysis as A
-            A.analyze_workdir(wd, cfg, corpus, progress=progress)
-        meta["wall_s"] = round(time.time() - t0, 1)           # training, tables and analysis
-        meta["wall_s_total"] = round(meta["wall_s"] + stats["reused_s"], 1)
-        tables = report.write_table1(wd.results, fold_results, meta, PAPER_TABLE_1, cfg.classifiers)
+            A.analyze_workdir(wd, cfg, corpus, fold_results, progress=progress)
+            doc = tables()                             # wall time: training, tables and analysis
         if publish is not None:
             R.publish(wd.results, publish)
-    return tables
+    return doc
+
+
+def tasks_for(cfg: Config, corpus) -> Config:
+    """A table with only `category` runs one task, `category` (DESIGN.md "Conventions")."""
+    if corpus.valence is None and corpus.activation is None:
+        return dataclasses.replace(cfg, tasks=("category",))
+    return cfg
 
 
 def config_from_run(run_config: dict) -> Config:
@@ -341,17 +373,25 @@ def analyze(workdir: Path, *, overrides: dict | None = None, publish: Path | Non
     from emojax import config as C
     from emojax.experiments import results as R
     from emojax.experiments import woellmer2012_analysis as A
-    from emojax.experiments.runner import open_workdir, read_json
+    from emojax.experiments.runner import load_pieces, open_workdir, read_json
     workdir = Path(workdir)
-    run_json = read_json(workdir / "results" / "run.json", "run record")
+    path = workdir / "results" / "run.json"
+    run_json = read_json(path, "run record")
+    if not isinstance(run_json, dict) or not isinstance(run_json.get("config"), dict):
+        raise ValueError(f"{path}: not a run record (no config); rerun `emojax reproduce`")
     cfg = config_from_run(run_json["config"])
     if overrides:
         bad = [k for k in overrides if not k.startswith("analysis.")]
         if bad:
             raise ValueError(f"emojax analyze takes only analysis.* settings; got {', '.join(bad)}")
         cfg = C.override(cfg, overrides)
+    corpus = load_corpus(cfg)
+    cfg = tasks_for(cfg, corpus)
+    *_, pieces = plan(cfg, corpus)
     with open_workdir(workdir) as wd:
-        out = A.analyze_workdir(wd, cfg, load_corpus(cfg), progress=progress)
+        # the run's own folds, checked against the corpus and settings as they are now
+        records, _ = load_pieces(wd, pieces)
+        out = A.analyze_workdir(wd, cfg, corpus, list(records.values()), progress=progress)
         if publish is not None:
             R.publish(wd.results, publish)
     return out

@@ -71,9 +71,10 @@ def _test_sequences(corpus, fold_rec, order_seqs):
 def model_sensitivities(params, xs_list, width: int, *, mode: str = "auto", batch: int = 16):
     """S (T_i, T_i) per sequence for the Wöllmer BLSTM, computed in padded batches.
 
-    Inputs are zero-padded to `width` columns (the fold's compiled width); the derivatives with
-    respect to those padding columns are not zero (the weights are), so S sums |J| over the real
-    features only: the first ``x.shape[1]`` columns.
+    Inputs are zero-padded to `width` columns (the fold's compiled width). The padding columns
+    reach no output (their inputs are zero), but their derivatives are not zero: their first-layer
+    weights are untrained initial values (shrunk by L2). So S sums |J| over the real features
+    only: the first ``x.shape[1]`` columns.
     """
     import jax.numpy as jnp
 
@@ -93,16 +94,16 @@ def model_sensitivities(params, xs_list, width: int, *, mode: str = "auto", batc
     return out
 
 
-def analyze_workdir(wd, cfg, corpus, *, progress: bool = True) -> dict:
-    """Context records, curves and figures from the checkpoints of a finished run in `wd`
-    (an open `emojax.experiments.runner.Workdir`), with the settings ``cfg.analysis``."""
+def analyze_workdir(wd, cfg, corpus, fold_records: list[dict], *, progress: bool = True) -> dict:
+    """Context records, curves and figures from the checkpoints of the folds `fold_records` of a
+    finished run in `wd` (an open `emojax.experiments.runner.Workdir`), with ``cfg.analysis``."""
     import jax
     from tqdm.auto import tqdm
 
     from emojax.experiments import woellmer2012 as W
     from emojax.models import woellmer as model
     from emojax.train.checkpoint import load_params
-    folds = {(r["task"], r["fold"]): r for r in wd.records().values() if r["task"] in cfg.tasks}
+    folds = {(r["task"], r["fold"]): r for r in fold_records}
     if not folds:
         raise ValueError(f"{wd.path}: no finished folds to analyse")
     seqs = data.sequences(corpus)
@@ -155,20 +156,29 @@ def _fig1_example(params, test, width):
     return np.asarray(J)[:, :, :, :pick.shape[1]]
 
 
-def summarise(S_by: dict, acfg: AnalysisConfig) -> dict:
-    """Per (task, condition): mean past/future at θ (all steps, the position rule), lag-1, decay."""
+def context_figures(S: list, acfg: AnalysisConfig) -> dict:
+    """Mean past/future context at θ over the position rule's steps and over all steps, lag-1
+    relative sensitivity and the fitted decay of the past profile, for the matrices `S`."""
     from emojax.analysis import context as ctx
+    th = ctx.context_vs_threshold(S, [acfg.theta], min_predecessors=acfg.min_predecessors)
+    offs, prof = ctx.sensitivity_profile(S, MAX_OFFSET)[:2]
+    lam, lag1 = ctx.decay_rate(offs, prof, max_distance=10)
+    return {"past": float(th["past_ge"][0]), "future": float(th["future_ge"][0]),
+            "past_all": float(th["past_all"][0]), "future_all": float(th["future_all"][0]),
+            "lag1": float(lag1), "decay": float(lam)}
+
+
+def summarise(S_by: dict, acfg: AnalysisConfig) -> dict:
+    """Per (task, condition): `context_figures`, keyed ``past_<position>`` etc."""
     pos = acfg.position
     out = {}
     for (task, cond), S in S_by.items():
-        th = ctx.context_vs_threshold(S, [acfg.theta], min_predecessors=acfg.min_predecessors)
-        offs, prof = ctx.sensitivity_profile(S, MAX_OFFSET)[:2]
-        lam, lag1 = ctx.decay_rate(offs, prof, max_distance=10)
+        v = context_figures(S, acfg)
         out[f"{task}/{cond}"] = {
             "task": task, "condition": cond, "n_sequences": len(S),
-            f"past_{pos}": float(th["past_ge"][0]), f"future_{pos}": float(th["future_ge"][0]),
-            "past_all": float(th["past_all"][0]), "future_all": float(th["future_all"][0]),
-            "lag1": float(lag1), "decay": float(lam), "theta": acfg.theta, "position": pos}
+            f"past_{pos}": v["past"], f"future_{pos}": v["future"],
+            "past_all": v["past_all"], "future_all": v["future_all"],
+            "lag1": v["lag1"], "decay": v["decay"], "theta": acfg.theta, "position": pos}
     return out
 
 
@@ -205,7 +215,7 @@ def _write(outdir: Path, cfg, corpus, S_by, example) -> dict:
                 profile)
     fig_task = _fig1_task(cfg)
     if example is not None:
-        plots.fig1_jacobian(example, outdir / "fig1_jacobian.png", task=fig_task)
+        plots.fig1_jacobian(example, outdir / "fig1_jacobian.png", task=fig_task, theta=acfg.theta)
     plots.fig2_context_position(records, outdir / "fig2_context_position.png", task=fig_task,
                                 theta=acfg.theta)
     plots.fig3_context_threshold(records, outdir / "fig3_context_threshold.png")

@@ -57,12 +57,15 @@ class Config:
         for name in ("rhos", "seeds", "l2s", "forget_biases", "scales"):
             if not getattr(self, name):
                 raise ValueError(f"setting {name!r}: give at least one value")
-        for r in self.rhos + (self.rho,):
+        check("rho", self.rho, at_least=0.0, below=1.0)
+        for r in self.rhos:
             check("rhos", r, at_least=0.0, below=1.0)
         for v in self.l2s:
             check("l2s", v, at_least=0.0)
-        for v in self.scales + (self.scale,):
+        check("scale", self.scale, positive=True)
+        for v in self.scales:
             check("scales", v, positive=True)
+        check("seed", self.seed, at_least=0)
 
 
 SUMMARY = ("context_study.md",)
@@ -99,19 +102,11 @@ def _point_config(cfg: Config, p: dict):
 
 def _settings(cfg: Config, p: dict) -> dict:
     w = _point_config(cfg, p)
+    a = cfg.analysis                        # what the study uses of the analysis settings
     return {"experiment": "woellmer2012_study", "corpus": w.corpus, "task": cfg.task,
             "folds": cfg.folds, "seed": cfg.seed, "model": dataclasses.asdict(w.model),
-            "train": dataclasses.asdict(w.train), "analysis": dataclasses.asdict(cfg.analysis)}
-
-
-def context_figures(S: list, acfg: AnalysisConfig) -> dict:
-    """Past and future context at θ (steps by the position rule), lag-1 and decay of `S`."""
-    from emojax.analysis import context as ctx
-    th = ctx.context_vs_threshold(S, [acfg.theta], min_predecessors=acfg.min_predecessors)
-    offs, prof = ctx.sensitivity_profile(S, 20)[:2]
-    lam, lag1 = ctx.decay_rate(offs, prof, max_distance=10)
-    return {"past": float(th["past_ge"][0]), "future": float(th["future_ge"][0]),
-            "lag1": float(lag1), "decay": float(lam)}
+            "train": dataclasses.asdict(w.train),
+            "analysis": {"theta": a.theta, "position": a.position, "mode": a.mode}}
 
 
 def run_point(cfg: Config, p: dict, progress=None) -> dict:
@@ -120,12 +115,12 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
     from emojax.data.batching import bucket_length
     from emojax.data.synthetic import oracle_sensitivity, params_of
     from emojax.experiments import woellmer2012 as W
-    from emojax.experiments.woellmer2012_analysis import model_sensitivities
+    from emojax.experiments.woellmer2012_analysis import context_figures, model_sensitivities
     from emojax.train.metrics import scores
     wcfg = _point_config(cfg, p)
     corpus = W.load_corpus(wcfg)
     seqs = data.sequences(corpus)
-    spk, groups = W.folds_of(dataclasses.replace(wcfg, max_folds=cfg.folds), corpus, seqs)
+    spk, groups = W.folds_of(dataclasses.replace(wcfg, max_folds=cfg.folds), corpus, seqs, "folds")
     sp = params_of(corpus)
     S_model, S_oracle, f1 = [], [], []
     for f, group in enumerate(groups):
@@ -141,8 +136,9 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
                          prep["n_classes"])["f1"])
     out = {**{k: v for k, v in p.items() if k != "sweep"}, "task": cfg.task, "folds": len(groups),
            "f1": float(np.mean(f1))}
-    out["ordered"] = context_figures(S_model, cfg.analysis)
-    out["oracle"] = context_figures(S_oracle, cfg.analysis)
+    for name, S in (("ordered", S_model), ("oracle", S_oracle)):
+        v = context_figures(S, cfg.analysis)
+        out[name] = {k: v[k] for k in ("past", "future", "lag1", "decay")}
     return out
 
 
@@ -181,8 +177,8 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
         cols = ["sweep", "rho", "seed", "scale", "l2", "forget_bias", "condition", "past",
                 "future", "lag1", "decay", "f1"]
         R.write_csv(outdir / "context_study.csv", cols, ([r.get(c, "") for c in cols] for r in records))
-        (outdir / "context_study.md").write_text(markdown(results))
-        fig4(results, outdir / "fig4_context_vs_training.png")
+        (outdir / "context_study.md").write_text(markdown(results, cfg.analysis))
+        fig4(results, outdir / "fig4_context_vs_training.png", cfg.analysis)
         if publish is not None:
             R.publish(outdir, publish)
     return {"meta": meta, "records": records}
@@ -200,9 +196,12 @@ def readme_lines(d: Path) -> list[str]:
     return lines
 
 
-def markdown(results: list[dict]) -> str:
-    lines = ["# What the measured context depends on (embedded corpus, θ = 3 %, steps with >= 10 "
-             "predecessors)", "",
+def _where(acfg: AnalysisConfig) -> str:
+    return f"θ = {100 * acfg.theta:g} %, steps with >= {acfg.min_predecessors} predecessors"
+
+
+def markdown(results: list[dict], acfg: AnalysisConfig) -> str:
+    lines = [f"# What the measured context depends on (embedded corpus, {_where(acfg)})", "",
              "| sweep | rho | seed | scale | l2 | forget bias | BLSTM past | oracle past | difference | "
              "BLSTM lag-1 | oracle lag-1 | BLSTM decay | oracle decay | F1 |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -215,7 +214,7 @@ def markdown(results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def fig4(results: list[dict], path: Path) -> None:
+def fig4(results: list[dict], path: Path, acfg: AnalysisConfig) -> None:
     """Measured past context vs rho, L2, forget-gate bias and corpus size; the oracle as a line."""
     from emojax.analysis.plots import _plt
     plt = _plt()
@@ -234,7 +233,7 @@ def fig4(results: list[dict], path: Path) -> None:
         ax.set(xlabel={"rho": "corpus rho", "l2": "L2", "forget_bias": "forget-gate bias init",
                        "scale": "corpus size (x default)"}[sweep], title=f"vs {sweep}")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("past utterances at 3 % (steps >= 10)")
+    axes[0][0].set_ylabel(f"past utterances ({_where(acfg)})", fontsize=8)
     axes[0][0].legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -56,11 +56,6 @@ def apply(params: dict, xs: jax.Array, mask: jax.Array) -> tuple[jax.Array, dict
     return h @ params["out"]["w"] + b.reshape((1,) * (h.ndim - 1) + b.shape), {}
 
 
-def input_width(params: dict) -> int:
-    """How many input features the first layer takes."""
-    return int(next(iter(params["blstm"][0].values()))["w_x"].shape[0])
-
-
 def pad_inputs(params: dict, width: int) -> dict:
     """Zero rows appended to every first-layer ``w_x`` up to `width` inputs: zero inputs through
     zero weights, so the model computes the same function (models of several folds then stack)."""

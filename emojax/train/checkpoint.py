@@ -47,4 +47,4 @@ def load_params(path: Path, like=None):
     except Exception as e:
         first = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
         raise ValueError(f"{path}: unreadable checkpoint ({e.__class__.__name__}: {first}); "
-                         "delete it and rerun to recompute it") from None
+                         "delete it and rerun the same command to recompute it") from None

@@ -38,7 +38,9 @@ class TrainConfig:
     # {0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2} (valence, folds 0-2, validation speakers only); l2_grid
     # re-selects it per fold instead.
     l2: float = 0.01
-    l2_grid: tuple[float, ...] = ()   # if given: one model per value, the best validation loss wins
+    # if given: one model per value, trained together (stacked, so equal to separate runs up to
+    # float summation order); the best validation loss wins
+    l2_grid: tuple[float, ...] = ()
     input_noise: float = 0.0
 
     def __post_init__(self):
@@ -108,9 +110,9 @@ def evaluate(apply: Callable, loss_fn: Callable, cfg: TrainConfig, params, item_
         chunk = [items[i * B:(i + 1) * B] for items in item_lists]
         if stacked:
             loss, weight, out = ev(params, batching.stack_batches(chunk, B, width))
-        else:
+        else:                                       # on the host: no device op per batch
             loss, weight, out = ev(params, batching.pad_batch(chunk[0], B, width))
-            loss, weight, out = loss[None], weight[None], out[None]
+            loss, weight, out = (np.asarray(v)[None] for v in (loss, weight, out))
         loss, weight, out = np.asarray(loss, np.float64), np.asarray(weight, np.float64), np.asarray(out)
         per_step = out.ndim >= 4                   # (M, B, T, K) per step; (M, B, K) per sequence
         for m, items in enumerate(chunk):

@@ -38,7 +38,8 @@ def seq_cross_entropy(logits: jax.Array, batch: dict, class_weights: jax.Array |
 
 
 def class_weights(y, n_classes: int):
-    """Inverse-frequency weights K / (K · share_k), normalised to mean 1 over present classes."""
+    """Inverse-frequency weights ``w_k = 1 / (K_present · share_k)`` (0 for absent classes): every
+    present class then weighs the same in total, and the weights average 1 over the examples."""
     import numpy as np
     counts = np.bincount(np.asarray(y), minlength=n_classes).astype(np.float64)
     present = counts > 0
@@ -46,5 +47,3 @@ def class_weights(y, n_classes: int):
     w[present] = counts[present].sum() / (present.sum() * counts[present])
     return w.astype(np.float32)
 
-
-LOSSES = {"step_ce": step_cross_entropy, "seq_ce": seq_cross_entropy}
