@@ -53,3 +53,37 @@ def task_labels(task: str, valence, activation, category, train_idx: np.ndarray,
         names = sorted(set(category.tolist()))
         return np.searchsorted(names, category).astype(np.int32), len(names), {"classes": names}
     raise ValueError(f"unknown task {task!r}")
+
+
+# ------------------------------------------------------------------------------------------------
+# IEMOCAP label sets (shared/DESIGN.md "Label sets"): stated, never silently chosen. Each maps the
+# corpus's own code (EmoEvaluation summary line) to a class; codes not listed are excluded. The
+# classes are the parts of the set's name.
+IEMOCAP_LABEL_SETS: dict[str, dict[str, str]] = {
+    # happiness merged with excitement: the common choice in later work (SpeechBrain's 5,531),
+    # and emojax's reading of Mirsamadi 2017 ("happy")
+    "ang_hapexc_neu_sad": {"ang": "ang", "hap": "hapexc", "exc": "hapexc", "neu": "neu",
+                           "sad": "sad"},
+    # excitement without happiness: Chernykh 2018 and Tripathi 2019 (dummy WA 1,708 / 4,936)
+    "ang_exc_neu_sad": {"ang": "ang", "exc": "exc", "neu": "neu", "sad": "sad"},
+}
+# Utterances of the full release in each set (IEMOCAP_FORMAT.md §3):
+# 1103 ang + 595 hap + 1041 exc + 1708 neu + 1084 sad = 5531; without hap, 4936.
+IEMOCAP_LABEL_SET_COUNTS = {"ang_hapexc_neu_sad": 5531, "ang_exc_neu_sad": 4936}
+
+
+def iemocap_classes(codes, label_set: str) -> np.ndarray:
+    """IEMOCAP codes (``"exc"``, ``"xxx"``, ...) -> (N,) object array of class names under
+    `label_set`, None where the code is excluded (``"xxx"``, ``"fru"``, ...).
+
+    ``iemocap_classes(["hap", "exc", "fru"], "ang_hapexc_neu_sad")`` -> ``["hapexc", "hapexc", None]``.
+    Raises `ValueError` for an unknown label set.
+    """
+    if label_set not in IEMOCAP_LABEL_SETS:
+        raise ValueError(f"unknown IEMOCAP label set {label_set!r} (known: "
+                         f"{', '.join(IEMOCAP_LABEL_SETS)})")
+    mapping = IEMOCAP_LABEL_SETS[label_set]
+    codes = [codes] if isinstance(codes, str) else list(np.asarray(codes, dtype=object).ravel())
+    out = np.empty(len(codes), dtype=object)
+    out[:] = [mapping.get(str(c)) for c in codes]
+    return out
