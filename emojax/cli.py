@@ -1,4 +1,4 @@
-"""emojax command line: list | config | reproduce | analyze | bench. Intentionally thin: parse,
+"""emojax command line: list | config | prepare | render | features | reproduce | analyze | bench. Intentionally thin: parse,
 call, print. It names no paper: experiments come from the registry (`emojax.experiments`)."""
 from __future__ import annotations
 
@@ -146,6 +146,49 @@ def cmd_config(args) -> int:
     return 0
 
 
+def cmd_prepare(args) -> int:
+    from emojax.data import iemocap
+    if args.corpus != "iemocap":
+        raise ValueError(f"prepare: unknown corpus {args.corpus!r}; known: iemocap")
+    written = iemocap.prepare_iemocap(args.path, args.out, progress=not args.no_progress)
+    for what, path in written.items():
+        print(f"{what}: {path}")
+    return 0
+
+
+def cmd_render(args) -> int:
+    from emojax.data import render, synthetic
+    spec = args.corpus
+    if not spec.startswith("synthetic"):
+        raise ValueError(f"render: only the embedded corpus renders (synthetic[:k=v,...]), not {spec!r}")
+    params = synthetic.parse_spec(spec.partition(":")[2])
+    summary = render.render_iemocap(args.out, params, workers=args.workers, speech=args.speech,
+                                    progress=not args.no_progress)
+    print(f"rendered {summary.get('utterances', '?')} utterances "
+          f"({summary.get('audio_seconds', 0) / 3600:.2f} h of audio) into {args.out}")
+    return 0
+
+
+def cmd_features(args) -> int:
+    from emojax import config as C
+    from emojax import data
+    from emojax.features import extract
+    corpus = data.load(args.corpus)
+    options = C.parse_sets(args.option)
+    report = extract.extract_corpus(corpus, args.set, args.out, options=options,
+                                    workers=args.workers, resample=args.resample,
+                                    progress=not args.no_progress)
+    print(f"{report['extracted']} of {report['utterances']} utterances: {report['computed']} "
+          f"computed, {report['reused']} reused; {report['audio_seconds'] / 3600:.2f} h of audio in "
+          f"{report['wall_seconds']:.1f} s" + (f" ({report['realtime_factor']:.0f}x real time)"
+                                               if report["realtime_factor"] else ""))
+    if report["skipped"]:
+        print(f"skipped {report['skipped']} files ({report['skipped_reasons']}): see "
+              f"{Path(args.out) / 'skipped.csv'}")
+    print(f"frames: {Path(args.out) / 'index.csv'}; functionals: {report.get('functionals', '-')}")
+    return 0
+
+
 def _one_line(e: BaseException) -> str:
     if isinstance(e, OSError) and e.filename and e.strerror:
         return f"{e.filename}: {e.strerror}"
@@ -187,6 +230,34 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--publish", metavar="NAME", help="also publish to results/NAME")
     a.add_argument("--no-progress", action="store_true", help="no progress bars")
     a.set_defaults(func=cmd_analyze)
+    pr = sub.add_parser("prepare", help="read a corpus's own layout into a manifest, integrity report "
+                        "and split files (prepare iemocap PATH --out DIR)")
+    pr.add_argument("corpus", help="the corpus kind: iemocap")
+    pr.add_argument("path", help="the corpus root, e.g. .../IEMOCAP_full_release")
+    pr.add_argument("--out", required=True, help="where utterances.csv, integrity.json, folds.csv go")
+    pr.add_argument("--no-progress", action="store_true")
+    pr.set_defaults(func=cmd_prepare)
+    rd = sub.add_parser("render", help="write the embedded corpus as audio, labels, transcripts and "
+                        "MoCap in the IEMOCAP layout")
+    rd.add_argument("out", help="the tree's root (an IEMOCAP_full_release-like folder)")
+    rd.add_argument("--corpus", default="synthetic:scale=0.2", help="synthetic[:k=v,...]")
+    rd.add_argument("--speech", default="synth", choices=("synth", "espeak"))
+    rd.add_argument("--workers", type=int, default=None)
+    rd.add_argument("--no-progress", action="store_true")
+    rd.set_defaults(func=cmd_render)
+    fe = sub.add_parser("features", help="frame descriptors and functionals for every utterance's "
+                        "audio (cached by content, resumable)")
+    fe.add_argument("--corpus", required=True, help="iemocap:PATH (raw tree or prepared dir), ...")
+    fe.add_argument("--set", required=True, help="a feature set: " + ", ".join(
+        ("woellmer2012", "mirsamadi2017", "spectral257", "chernykh2018", "egemaps", "compare2016")))
+    fe.add_argument("--out", required=True)
+    fe.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                    help="a set option, e.g. --option mode=fixed (repeatable)")
+    fe.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
+    fe.add_argument("--resample", action="store_true",
+                    help="resample files at another rate instead of skipping them")
+    fe.add_argument("--no-progress", action="store_true")
+    fe.set_defaults(func=cmd_features)
     sub.add_parser("bench", add_help=False,
                    help="time emojax against Flax and PyTorch (emojax bench --help)")
     argv = sys.argv[1:] if argv is None else argv
