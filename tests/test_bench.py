@@ -82,3 +82,16 @@ def test_jacobians_agree(case):
     assert np.abs(ref).max() > 1e-3
     for name, J in Js.items():
         np.testing.assert_allclose(J, ref, atol=1e-6, rtol=1e-4, err_msg=name)
+
+
+def test_features_suite_times_the_same_files(tmp_path):
+    """`emojax bench --suite features`: every row of a case runs on the same rendered audio."""
+    pytest.importorskip("pyAudioAnalysis")
+    rc = B.main(["--suite", "features", "--quick", "--out", str(tmp_path), "--repeats", "1",
+                 "--cases", "features_chernykh2018"])
+    assert rc == 0
+    doc = json.loads((tmp_path / "features-cpu.json").read_text())
+    rows = {r["impl"]: r for r in doc["records"]}
+    assert set(rows) == {"emojax", "emojax_fixed", "pyaudioanalysis"}
+    assert len({r["audio_s"] for r in rows.values()}) == 1 and doc["meta"]["audio_s"] > 5
+    assert rows["emojax"]["speedup_vs_pyaudioanalysis"] > 0 and rows["emojax"]["realtime_factor"] > 0

@@ -127,8 +127,11 @@ def run_case(name: str, quick: bool, repeats: int, budget_s: float, peak: float,
 def main(argv: list[str] | None = None) -> int:
     """``emojax bench [options]``: run the cases, write OUT/<device>.{json,md}, print the markdown."""
     p = argparse.ArgumentParser(prog="emojax bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--cases", default=",".join(CASES),
-                   help=f"comma-separated subset of {', '.join(CASES)} (default: all)")
+    p.add_argument("--suite", choices=("models", "features"), default="models",
+                   help="models: the BLSTM kernels (default); features: the audio front end "
+                        "against pyAudioAnalysis, librosa, Praat and openSMILE (OUT/features-<device>.*)")
+    p.add_argument("--cases", default=None,
+                   help=f"comma-separated subset of {', '.join(CASES)} (default: all of the suite)")
     p.add_argument("--repeats", type=int, default=None,
                    help="timed calls per row (default 20; 3 with --quick)")
     p.add_argument("--out", default="results/bench", help="output folder (default results/bench)")
@@ -136,13 +139,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=float, default=120.0,
                    help="seconds of timed calls per row before repeats are cut (min 3; default 120)")
     args = p.parse_args(argv)
-    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    unknown = [c for c in cases if c not in CASES]
+    if args.suite == "features":
+        from emojax.bench import features as FB
+        known = FB.CASES
+    else:
+        known = CASES
+    cases = [c.strip() for c in (args.cases or ",".join(known)).split(",") if c.strip()]
+    unknown = [c for c in cases if c not in known]
     if unknown or not cases:
-        p.error(f"unknown case(s) {unknown}; choose from {', '.join(CASES)}")
+        p.error(f"unknown case(s) {unknown}; choose from {', '.join(known)}")
     repeats = args.repeats if args.repeats is not None else (QUICK_REPEATS if args.quick else 20)
     if repeats < 1:
         p.error("--repeats must be >= 1")
+    if args.suite == "features":
+        doc = FB.run(cases, quick=args.quick, repeats=repeats, budget_s=args.budget,
+                     out=Path(args.out))
+        print(FB.to_markdown(doc))
+        return 0
 
     keep_freed_memory()                      # as the CLI does; EMOJAX_MALLOC=system opts out
     t_start, load = time.perf_counter(), OtherLoad()

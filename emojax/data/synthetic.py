@@ -205,7 +205,12 @@ def params_of(corpus: Corpus) -> SyntheticParams:
 
 
 def marker_wearers(corpus: Corpus) -> Corpus:
-    """Wöllmer's view: only the marker-wearing speaker's utterances of each dialog."""
+    """Wöllmer's view: only the marker-wearing speaker's utterances of each dialog.
+
+    A corpus read from the IEMOCAP layout names each dialog's wearer (``extras["wearer"]``, the
+    dialog id's letter): the wearer's turns are kept even where the MoCap files are missing."""
+    if "wearer" in corpus.extras and corpus.gender is not None:
+        return corpus.subset(np.flatnonzero(corpus.gender == corpus.extras["wearer"]))
     if "has_mocap" not in corpus.extras:
         return corpus
     return corpus.subset(np.flatnonzero(corpus.extras["has_mocap"]))

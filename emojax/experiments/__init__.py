@@ -24,6 +24,7 @@ from types import ModuleType
 REGISTRY: dict[str, str | ModuleType] = {
     "woellmer2012": "emojax.experiments.woellmer2012",
     "woellmer2012_study": "emojax.experiments.woellmer2012_study",
+    "frontend": "emojax.experiments.frontend",
 }
 ALIASES = {"woellmer2012_context": "woellmer2012_study"}     # the study's name before 0.2
 

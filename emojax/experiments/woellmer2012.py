@@ -261,9 +261,19 @@ def run_folds(corpus, seqs, seq_speaker, task, folds, cfg: Config, ckpt_dir: Pat
 
 
 # ----------------------------------------------------------------------------- the experiment
-def load_corpus(cfg: Config):
+def load_corpus(cfg: Config, progress: bool = False):
+    """The marker wearers' utterances of the corpus, with features. A corpus that carries audio
+    but no utterance features (``iemocap:PATH``) gets the paper's audio-visual front end: the
+    functionals of the `woellmer2012` descriptors and, where the wearer's face MoCap exists, of
+    30 PFA-selected face-marker coordinates + deltas (`emojax.features.pipeline`)."""
     from emojax.data.synthetic import marker_wearers
-    return marker_wearers(data.load(cfg.corpus))
+    corpus = marker_wearers(data.load(cfg.corpus))
+    if corpus.features.shape[1] == 0 and corpus.wav is not None:
+        from emojax.features.pipeline import utterance_features
+        visual = bool(np.any(corpus.extras.get("has_mocap", False)))
+        corpus = utterance_features(corpus, audio=("woellmer2012",), visual=visual,
+                                    progress=progress)
+    return corpus
 
 
 def piece_settings(cfg: Config, corpus) -> dict:
@@ -318,7 +328,7 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
     from emojax.experiments import woellmer2012_report as report
     from emojax.experiments.runner import open_workdir, run_pieces
     t0 = time.time()
-    corpus = load_corpus(cfg)
+    corpus = load_corpus(cfg, progress)
     cfg = tasks_for(cfg, corpus)
     seqs, seq_speaker, groups, pieces = plan(cfg, corpus)
 

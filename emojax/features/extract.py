@@ -34,6 +34,12 @@ from emojax.features import sets
 VERSION = 1            # bump when a set's numbers change: every cached frame file is recomputed
 
 
+def spawn_context():
+    """Worker processes are spawned, never forked: the parent may hold JAX's threads."""
+    import multiprocessing
+    return multiprocessing.get_context("spawn")
+
+
 def set_fingerprint(set_name: str, options: dict) -> str:
     return json.dumps({"set": set_name, "options": options, "version": VERSION}, sort_keys=True)
 
@@ -121,7 +127,7 @@ def extract_corpus(corpus, set_name: str, out, *, options: dict | None = None, s
             results.append(_one(t))
             bar.update()
     else:
-        with ProcessPoolExecutor(workers) as ex:
+        with ProcessPoolExecutor(workers, mp_context=spawn_context()) as ex:
             for r in ex.map(_one, tasks, chunksize=max(1, min(32, len(tasks) // (4 * workers) or 1))):
                 results.append(r)
                 bar.update()
