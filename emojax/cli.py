@@ -162,7 +162,8 @@ def cmd_render(args) -> int:
     if not spec.startswith("synthetic"):
         raise ValueError(f"render: only the embedded corpus renders (synthetic[:k=v,...]), not {spec!r}")
     params = synthetic.parse_spec(spec.partition(":")[2])
-    summary = render.render_iemocap(args.out, params, workers=args.workers, speech=args.speech,
+    summary = render.render_iemocap(args.out, params, workers=args.workers or os.cpu_count() or 1,
+                                    speech=args.speech,
                                     progress=not args.no_progress)
     print(f"rendered {summary.get('utterances', '?')} utterances "
           f"({summary.get('audio_seconds', 0) / 3600:.2f} h of audio) into {args.out}")

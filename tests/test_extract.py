@@ -113,3 +113,28 @@ def test_cli_features_and_prepare(tmp_path, capsys):
     assert "/no/such/dir" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["features", "--corpus", "iemocap:x"])
+
+
+def test_compat_through_the_corpus_path_equals_pyaudioanalysis_on_the_file(tmp_path):
+    """A corpus run reads 16-bit files; compat must see them as pyAudioAnalysis's reader does
+    (int16), not as floats divided by 2**15 once more (its eps would then act at ~3e-5 FS)."""
+    S = pytest.importorskip("pyAudioAnalysis.ShortTermFeatures")
+    corpus, _ = _corpus(tmp_path)
+    good = corpus.subset(np.arange(6))
+    quiet = tmp_path / "A0.wav"                     # a quiet file: where the scaling matters
+    write_wav(quiet, 0.02 * _voice(1.0, 130, 1) / 0.15, SR)
+    r = extract.extract_corpus(good, "chernykh2018", tmp_path / "out", workers=1,
+                               functionals=False, progress=False)
+    assert r["computed"] == 6
+    ours = extract.load_frames(tmp_path / "out")["u00"]
+    with wave.open(str(quiet)) as w:
+        pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    ref, _ = S.feature_extraction(pcm, SR, int(0.2 * SR), int(0.1 * SR), deltas=False)
+    np.testing.assert_allclose(ours, ref.T, rtol=1e-4, atol=1e-7)
+
+
+def test_cli_render(tmp_path, capsys):
+    rc = cli.main(["render", str(tmp_path / "t"), "--corpus",
+                   "synthetic:scale=0.01,min_len=15,max_len=15", "--no-progress"])
+    assert rc == 0 and "utterances" in capsys.readouterr().out
+    assert len(list((tmp_path / "t").glob("Session*/sentences/wav/*/*.wav"))) > 100

@@ -47,6 +47,13 @@ def test_woellmer2012_runs_on_the_rendered_audio(tree, tmp_path, capsys):
     assert '"pitch"' in front and '"selected"' in front               # says how it heard and saw
     table = (tmp_path / "w" / "results" / "table1.md").read_text()
     assert "valence3" in table
+    # the same command again resumes: every fold reused, the same table (features recomputed
+    # here, as the test's cache is off, must fingerprint the same)
+    assert cli.main(["reproduce", "woellmer2012:quick", "--corpus", f"iemocap:{root}",
+                     "--workdir", str(tmp_path / "w"), "--no-progress", "--set", "tasks=[valence3]",
+                     "--set", "max_folds=1", "--set", "analysis.enabled=false"]) == 0
+    assert (tmp_path / "w" / "results" / "table1.md").read_text() == table
+    assert json.loads((tmp_path / "w" / "results" / "run.json").read_text())["pieces"]["computed"] == 0
 
 
 def test_frontend_classifier_beats_chance(tree, tmp_path):

@@ -410,6 +410,8 @@ def _stream_of(path: Path) -> str | None:
 
 
 def _mocap_names(h1: list[str], h2: list[str], d: int) -> tuple[str, ...]:
+    if 3 * (len(h1) - 2) == d and len(h1) > 2:
+        return tuple(f"{m}_{a}" for m in h1[2:] for a in "XYZ")   # CH1_X CH1_Y ... (rotated, hand)
     if len(h2) == d:
         return tuple(h2)                                  # X01 Y01 Z01 ... (rotated)
     if len(h1) == d + 2:
@@ -447,7 +449,14 @@ def read_mocap(path: str | Path, columns: int | None = None
         raise IemocapError(f"{path}:{len(lines) + 1}: expected 2 header lines, the file has "
                            f"{len(lines)} line(s)")
     h1, h2 = lines[0].split(), lines[1].split()
-    rows, frames = [], []
+    fast = _mocap_fast(lines[2:], columns)
+    if fast is not None:                                  # well-formed: numpy's C parser
+        d = fast.shape[1] - 2
+        frame = fast[:, 0]
+        if np.array_equal(frame, np.round(frame)):
+            return (frame.astype(np.int64), fast[:, 1].copy(), fast[:, 2:].copy(),
+                    _mocap_names(h1, h2, d))
+    rows, frames = [], []                                 # otherwise find the bad line
     for i in range(2, len(lines)):
         tokens = lines[i].split()
         if not tokens:
@@ -471,6 +480,20 @@ def read_mocap(path: str | Path, columns: int | None = None
     arr = np.asarray(rows, np.float64).reshape(len(rows), d + 1)
     return (np.asarray(frames, np.int64), arr[:, 0].copy(), arr[:, 1:].copy(),
             _mocap_names(h1, h2, d))
+
+
+def _mocap_fast(lines: list[str], columns: int | None) -> np.ndarray | None:
+    """The data rows parsed by numpy, or None when any row is malformed (the slow path names it)."""
+    body = [ln for ln in lines if ln.strip()]
+    if not body:
+        return None
+    try:
+        arr = np.loadtxt(body, dtype=np.float64, ndmin=2)
+    except ValueError:
+        return None
+    if columns is not None and arr.shape[1] != columns:
+        return None
+    return arr
 
 
 def _is_float(s: str) -> bool:
@@ -778,7 +801,7 @@ def read_iemocap(root: str | Path, *, progress: bool = False) -> tuple[Corpus, d
     Raises `IemocapError` when `root` has no ``Session<N>`` folder or an EmoEvaluation line is
     malformed.
     """
-    root = Path(root)
+    root = Path(root).resolve()
     if not _session_dirs(root):
         raise IemocapError(f"{root}: no Session1..Session5 folders; point at the "
                            f"IEMOCAP_full_release folder (the one holding Session1 ... Session5)")

@@ -123,6 +123,7 @@ from typing import Any
 
 import numpy as np
 
+from emojax.data.labels import IEMOCAP_LABEL_SETS as LABEL_SETS
 from emojax.data.synthetic import N_SESSIONS, SyntheticParams, generate
 
 FORMAT_VERSION = 1
@@ -182,8 +183,6 @@ _SELF_SD = 0.35
 _MULTI_P = 0.10          # a second label on the line
 _EMPTY_P = 0.005         # ``C-E2:\t;\t()``
 _RATERS = ("E1", "E2", "E3", "E4")
-LABEL_SETS = {"ang_hapexc_neu_sad": {"ang": "ang", "hap": "hap", "exc": "hap", "neu": "neu", "sad": "sad"},
-              "ang_exc_neu_sad": {"ang": "ang", "exc": "exc", "neu": "neu", "sad": "sad"}}
 _COMMENTS = {"Neutral": ("calm", "curious", "matter of fact"), "Frustration": ("annoyed", "exasperated"),
              "Anger": ("yelling", "aggressive"), "Sadness": ("resigned", "tearful"),
              "Excited": ("thrilled", "energetic"), "Happiness": ("content", "smiling"),

@@ -192,3 +192,22 @@ def to_markdown(doc: dict) -> str:
     found = m["integrity"].get("found") or {}
     lines += ["", f"Utterances: {found.get('utterances')}; label sets: {found.get('label_sets')}."]
     return "\n".join(lines) + "\n"
+
+
+def readme_section(results: Path) -> list[str]:
+    """README lines from results/frontend/: the classifier table and the front end's speed."""
+    base = Path(results) / "frontend"
+    lines = []
+    table = base / "table_frontend.json"
+    if table.is_file():
+        doc = json.loads(table.read_text())
+        md = to_markdown(doc).splitlines()
+        lines += ["### The audio front end end to end (`emojax reproduce frontend`)", "",
+                  *md[2:], f"Full run: {doc['meta']['wall_s'] / 60:.1f} min.", ""]
+    speed = sorted(base.glob("features-*.json"))
+    for path in speed:
+        from emojax.bench.features import to_markdown as bench_md
+        md = bench_md(json.loads(path.read_text())).splitlines()
+        lines += [f"### Feature extraction speed (`emojax bench --suite features --out results/frontend`)",
+                  "", *md[2:], ""]
+    return lines

@@ -283,7 +283,8 @@ def piece_settings(cfg: Config, corpus) -> dict:
     for k in ("tasks", "max_folds", "analysis", "corpus"):
         c.pop(k)
     # the corpus by content: the same bytes reached by another path resume
-    content = {k: v for k, v in corpus.params.items() if k != "path"}
+    content = {k: v for k, v in corpus.params.items()
+               if k not in ("path", "root", "prepared", "front_end_report")}
     return {"experiment": "woellmer2012", "config": c, "corpus": content}
 
 

@@ -111,7 +111,7 @@ def write_wav(path, signal: np.ndarray, sr: int) -> None:
     x = np.asarray(signal, np.float64)
     x = x[:, None] if x.ndim == 1 else x
     pcm = np.clip(np.round(x * 32767.0), -32768, 32767).astype("<i2")
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with wave.open(str(tmp), "wb") as w:
         w.setnchannels(x.shape[1])
         w.setsampwidth(2)

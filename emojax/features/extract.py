@@ -40,8 +40,12 @@ def spawn_context():
     return multiprocessing.get_context("spawn")
 
 
-def set_fingerprint(set_name: str, options: dict) -> str:
-    return json.dumps({"set": set_name, "options": options, "version": VERSION}, sort_keys=True)
+def set_fingerprint(set_name: str, options: dict, *, sr: int, resample: bool, info: dict) -> str:
+    """What makes a file's frames: the set, its options, the rate it is read at, and how the set
+    computed them here (`info` of a probe: e.g. which pitch back end ``pitch="auto"`` chose and
+    Praat's version), so installing or removing a back end never serves stale frames."""
+    return json.dumps({"set": set_name, "options": options, "version": VERSION, "sr": sr,
+                       "resample": resample, "info": info}, sort_keys=True, default=str)
 
 
 def _atomic_save(path: Path, array: np.ndarray) -> None:
@@ -58,17 +62,21 @@ def _atomic_text(path: Path, text: str) -> None:
 
 
 def _one(task: tuple) -> dict:
-    """Worker: one file -> {"key", "frames", "names", "rate", "info", "seconds"} or {"reason", ...}."""
+    """Worker: one file -> {"key", "frames", "seconds", "cached"} or {"reason", "detail"}.
+
+    Never raises for a file: whatever goes wrong with one file (a Praat error included) is that
+    file's reason, so one bad file cannot stop a corpus run (and every rerun) at the same place."""
     from emojax.features.audio import AudioError, read_audio
-    path, set_name, options, sr, resample, frames_dir, min_samples = task
+    path, set_name, options, sr, resample, frames_dir, min_samples, fingerprint = task
     if path is None:
         return {"reason": "missing", "detail": "the corpus names no audio file for it"}
     path = Path(path)
     try:
         raw = path.read_bytes()
     except OSError as e:
-        return {"reason": "unreadable", "detail": f"{path}: {e.strerror or e}"}
-    key = hashlib.sha1(raw + set_fingerprint(set_name, options).encode()).hexdigest()[:20]
+        return {"reason": "missing" if isinstance(e, FileNotFoundError) else "unreadable",
+                "detail": f"{path}: {e.strerror or e}"}
+    key = hashlib.sha1(raw + fingerprint.encode()).hexdigest()[:20]
     target = Path(frames_dir) / f"{key}.npy"
     try:
         x, file_sr = read_audio(path, sr=sr, resample=resample, min_samples=min_samples)
@@ -81,13 +89,18 @@ def _one(task: tuple) -> dict:
             return {"key": key, "frames": int(arr.shape[0]), "seconds": seconds, "cached": True}
         except (OSError, ValueError):
             pass                                          # a damaged cache file: compute again
+    if sets.info(set_name).integer_pcm:                   # as pyAudioAnalysis reads a file
+        x = np.round(x * 32768.0).clip(-32768, 32767).astype(np.int16)
     try:
-        fr = sets.extract(set_name, x, file_sr, **options)
-    except ValueError as e:
-        return {"reason": "extraction", "detail": f"{path}: {e}"}
-    _atomic_save(target, np.asarray(fr.frames, np.float32))
-    return {"key": key, "frames": int(fr.frames.shape[0]), "seconds": seconds, "cached": False,
-            "names": list(fr.names), "rate": fr.rate, "info": fr.info}
+        frames = np.asarray(sets.extract(set_name, x, file_sr, **options).frames, np.float32)
+    except Exception as e:  # noqa: BLE001 - any failure on one file is that file's reason
+        return {"reason": "extraction", "detail": f"{path}: {type(e).__name__}: {e}".splitlines()[0]}
+    if not np.isfinite(frames).all():
+        t, d = np.argwhere(~np.isfinite(frames))[0]
+        return {"reason": "nonfinite_features", "detail": f"{path}: {set_name} gave a non-finite "
+                f"value at frame {t}, descriptor {d}"}
+    _atomic_save(target, frames)
+    return {"key": key, "frames": int(frames.shape[0]), "seconds": seconds, "cached": False}
 
 
 def _describe(set_name: str, options: dict, sr: int) -> dict:
@@ -112,11 +125,15 @@ def extract_corpus(corpus, set_name: str, out, *, options: dict | None = None, s
     out = Path(out)
     frames_dir = out / "frames"
     frames_dir.mkdir(parents=True, exist_ok=True)
-    root = Path(corpus.params.get("root", "."))
+    if corpus.params.get("root") is None:
+        raise ValueError(f"{corpus.name}: the corpus does not say where its audio lives (no root; "
+                         "re-run `emojax prepare` on the corpus folder)")
+    root = Path(corpus.params["root"])
     min_samples = int(round(info.window_s * sr))
-    tasks = [(str(root / w) if w else None, set_name, options, sr, resample, str(frames_dir), min_samples)
-             for w in corpus.wav]
     desc = _describe(set_name, options, sr)
+    fingerprint = set_fingerprint(set_name, options, sr=sr, resample=resample, info=desc["info"])
+    tasks = [(str(root / w) if w else None, set_name, options, sr, resample, str(frames_dir),
+              min_samples, fingerprint) for w in corpus.wav]
     workers = workers or os.cpu_count() or 1
     t0 = time.perf_counter()
     results: list[dict] = []
@@ -151,7 +168,7 @@ def extract_corpus(corpus, set_name: str, out, *, options: dict | None = None, s
               "audio_seconds": round(audio_s, 2), "wall_seconds": round(wall, 2), "workers": workers,
               "realtime_factor": round(compute_audio_s / wall, 1) if computed and wall > 0 else None}
     if functionals:
-        report["functionals"] = str(write_functionals(corpus, out, index, desc["names"]))
+        report["functionals"] = str(write_functionals(corpus, out, index, desc["names"], desc["rate"]))
     _atomic_text(out / "features.json", json.dumps(report, indent=2) + "\n")
     return report
 
@@ -181,15 +198,41 @@ def load_frames(out, utterance_ids=None) -> dict[str, np.ndarray]:
             for r in rows if want is None or r["utterance_id"] in want}
 
 
-def write_functionals(corpus, out: Path, index: list[dict], names: list[str]) -> Path:
-    """The utterance table of the extracted utterances: metadata, then functionals per descriptor."""
+VOICED_ONLY = ("f0", "d_f0")     # pitch is 0 Hz where unvoiced: its functionals take voiced frames
+
+
+def descriptor_mask(frames: np.ndarray, names) -> np.ndarray:
+    """(T, D) valid frames per descriptor: every frame, but only voiced ones (``f0 > 0``) for the
+    pitch track and its delta (an utterance with no voiced frame keeps every frame)."""
+    names = list(names)
+    mask = np.ones(frames.shape, bool)
+    if "f0" in names:
+        voiced = frames[:, names.index("f0")] > 0
+        if voiced.any():
+            for n in VOICED_ONLY:
+                if n in names:
+                    mask[:, names.index(n)] = voiced
+    return mask
+
+
+def write_functionals(corpus, out: Path, index: list[dict], names: list[str], rate: float) -> Path:
+    """The utterance table of the extracted utterances: metadata, then the functionals of every
+    descriptor over the utterance's frames (pitch over voiced frames: `descriptor_mask`). A set
+    that gives one row per utterance (``rate == 0``: openSMILE's own functionals) is written as it is."""
     from emojax.features import functionals as FN
     keep = {r["utterance_id"]: r["key"] for r in index}
     rows = [i for i, u in enumerate(corpus.utterance_id) if u in keep]
-    values = []
+    values, fnames = [], list(names)
     for i in rows:
-        arr = np.load(out / "frames" / f"{keep[corpus.utterance_id[i]]}.npy")
-        v, fnames = FN.functionals(arr, names=names)
+        uid = corpus.utterance_id[i]
+        arr = np.load(out / "frames" / f"{keep[uid]}.npy")
+        if rate == 0:
+            values.append(arr.reshape(-1))
+            continue
+        try:
+            v, fnames = FN.functionals(arr, descriptor_mask(arr, names), names=names)
+        except ValueError as e:
+            raise ValueError(f"{uid} ({corpus.wav[i]}): {e}") from None
         values.append(v)
     matrix = np.stack(values) if values else np.zeros((0, 0), np.float32)
     path = out / "functionals.csv"

@@ -61,20 +61,22 @@ def _face(task) -> tuple[str, np.ndarray | None, str]:
     uid, path = task
     try:
         _, _, values, names = read_mocap(path)
-        return uid, face_frames(values, _marker_names(names, values.shape[1])), ""
+        return uid, face_frames(values, _marker_names(names, values.shape[1])).astype(np.float32), ""
     except (IemocapError, ValueError, OSError) as e:
         return uid, None, str(e).splitlines()[0]
 
 
 def _marker_names(names, width: int) -> list[str]:
-    """Marker names for `face_frames`: the file's marker names (one per x, y, z triple)."""
-    from emojax.features.visual import MOCAP_ROTATED_MARKERS
+    """Marker names for `face_frames` from the file's value names: ``CH1_X CH1_Y CH1_Z ...`` (the
+    marker names of its first header line, `iemocap.read_mocap`) -> ``CH1 ...``."""
     names = list(names)
-    if len(names) * 3 == width:
-        return names
-    if width == 3 * len(MOCAP_ROTATED_MARKERS):
-        return list(MOCAP_ROTATED_MARKERS)
-    raise ValueError(f"MoCap file with {width} values does not hold the 55 face markers")
+    if len(names) == width and width % 3 == 0:
+        markers = [n.rsplit("_", 1)[0] for n in names[::3]]
+        if all(names[3 * i + j] == f"{m}_{a}" for i, m in enumerate(markers)
+               for j, a in enumerate("XYZ")):
+            return markers
+    raise ValueError(f"the MoCap header does not name its markers (x, y, z per marker); got "
+                     f"{names[:6]}...")
 
 
 def visual_features(corpus, cache: Path, *, workers: int | None = None, progress: bool = True,
@@ -87,8 +89,14 @@ def visual_features(corpus, cache: Path, *, workers: int | None = None, progress
     wear = corpus.extras.get("has_mocap")
     idx = np.flatnonzero(wear) if wear is not None else np.arange(len(corpus))
     tasks = [(corpus.utterance_id[i], str(mocap_path(root, corpus.utterance_id[i]))) for i in idx]
-    key = hashlib.sha1(json.dumps([VISUAL_VERSION, k, seed, str(corpus.params.get("content")),
-                                   [t[0] for t in tasks]]).encode()).hexdigest()[:16]
+    def stat(path):
+        try:
+            st = os.stat(path)
+            return [st.st_size, st.st_mtime_ns]
+        except OSError:
+            return None
+    key = hashlib.sha1(json.dumps([VISUAL_VERSION, k, seed, str(root.resolve()),
+                                   V.FRAMING, [(u, stat(p)) for u, p in tasks]]).encode()).hexdigest()[:16]
     done = cache / f"visual-{key}.npz"
     if done.is_file():
         z = np.load(done, allow_pickle=False)
@@ -160,8 +168,12 @@ def utterance_features(corpus, *, audio=("woellmer2012",), visual: bool = False,
     sub = corpus.subset(idx)
     x = np.concatenate([np.stack([b[0][u] for u in sub.utterance_id]) for b in blocks], 1)
     names = tuple(n for b in blocks for n in b[1])
-    info["dropped"] = dropped
     info["kept"] = len(idx)
-    params = {**sub.params, "front_end": info}
+    info["dropped"] = sorted(d["utterance_id"] for d in dropped)
+    info["features_sha256"] = hashlib.sha256(np.ascontiguousarray(x, np.float32).tobytes()).hexdigest()
+    for rep in info["audio"].values():          # timings vary run to run: the report, not the record
+        rep.pop("realtime_factor", None)
+    params = {**sub.params, "front_end": info,
+              "front_end_report": {"cache": str(cache), "dropped": dropped}}
     return dataclasses.replace(sub, features=x.astype(np.float32), feature_names=names,
                                params=params)

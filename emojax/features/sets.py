@@ -35,6 +35,7 @@ class SetInfo:
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     requires: str | None = None          # an optional extra the set needs (import name)
     licence: str | None = None
+    integer_pcm: bool = False            # a corpus run hands it 16-bit integers (as its tool reads files)
 
 
 SETS: dict[str, SetInfo] = {
@@ -51,8 +52,9 @@ SETS: dict[str, SetInfo] = {
     "chernykh2018": SetInfo(
         "emojax.features.pyaa:chernykh2018", 0.200, 0.100,
         "Chernykh 2018: the 34 pyAudioAnalysis short-term features; mode=compat matches "
-        "pyAudioAnalysis 0.3.14 quirks included, mode=fixed corrects them",
-        options={"mode": "compat"}),
+        "pyAudioAnalysis 0.3.14 quirks included, mode=fixed corrects them; a corpus run hands it "
+        "16-bit integers, as pyAudioAnalysis's own reader does",
+        options={"mode": "compat"}, integer_pcm=True),
     "egemaps": SetInfo(
         "emojax.features.smile:egemaps", 0.020, 0.010,
         "eGeMAPS v02 through openSMILE: 25 LLDs (level=lld) or its 88 functionals "

@@ -113,8 +113,11 @@ def window_means(x: np.ndarray, fps: float, window_s: float, hop_s: float) -> np
     return (cs[hi] - cs[lo]) / (hi - lo)[:, None]
 
 
-def face_frames(values: np.ndarray, names: Sequence[str], fps: float = 120.0,
-                window_s: float = 0.05, hop_s: float = 0.025) -> np.ndarray:
+FRAMING = {"fps": 120.0, "window_s": 0.05, "hop_s": 0.025}   # IEMOCAP's VICON rate; audio framing
+
+
+def face_frames(values: np.ndarray, names: Sequence[str], fps: float = FRAMING["fps"],
+                window_s: float = FRAMING["window_s"], hop_s: float = FRAMING["hop_s"]) -> np.ndarray:
     """One utterance's face MoCap -> (T, 138) window means of the 46 face markers' x, y, z.
 
     values: (n_frames, 3 M) marker coordinates, x y z per marker in `names` order, NaN for lost
