@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from emojax.features import extract
-from emojax.features.extract import spawn_context
+from emojax.features.extract import single_threaded_workers, spawn_context
 
 VISUAL_VERSION = 1
 
@@ -105,7 +105,8 @@ def visual_features(corpus, cache: Path, *, workers: int | None = None, progress
         return dict(zip(ids, values)), z["names"].tolist(), report
     from tqdm.auto import tqdm
     faces, dropped = {}, []
-    with ProcessPoolExecutor(workers or os.cpu_count() or 1, mp_context=spawn_context()) as ex:
+    with single_threaded_workers(), ProcessPoolExecutor(workers or os.cpu_count() or 1,
+                                                        mp_context=spawn_context()) as ex:
         for uid, fr, why in tqdm(ex.map(_face, tasks, chunksize=16), total=len(tasks),
                                  desc="face MoCap", unit="file", disable=not progress):
             if fr is None:
