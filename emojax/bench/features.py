@@ -19,12 +19,12 @@ Cases and rows (each row does the same descriptors over the same files):
 - ``features_egemaps`` / ``features_compare2016``: ``opensmile`` only (its LLDs).
 
 Every record carries ``realtime_factor`` = seconds of audio / median seconds of compute, and on
-the ``emojax`` row ``speedup_vs_<impl>``. All peers run single-threaded in this process (numpy's
-FFT is single-threaded; BLAS threads are not used by these calls), so the ratios compare the
-algorithms, not thread counts. Output: ``OUT/features-<device>.json`` and ``.md``.
+the ``emojax`` row ``speedup_vs_<impl>``. Every row runs in this process with one BLAS/OpenMP
+thread (`_one_thread`), so the ratios compare the algorithms, not thread counts. Output: ``OUT/features-<device>.json`` and ``.md``.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from emojax.bench.timing import prepare_call, time_interleaved
+from emojax.runtime import source_commit
 
 SR = 16000
 FILES, AUDIO_S = 20, 60.0
@@ -142,35 +143,59 @@ CASES = {
 def run(cases=None, *, quick: bool = False, repeats: int = 10, budget_s: float = 60.0,
         out: Path | None = Path("results/bench"), log=print) -> dict:
     """Time every row of `cases` (default all) on the same files; write OUT/features-<device>.*"""
-    from emojax.bench.report import device_description, versions
     cases = list(cases or CASES)
     n_files, seconds = QUICK if quick else (FILES, AUDIO_S)
     files = speech(n_files, seconds)
     audio_s = sum(x.size for x in files) / SR
     records, notes = [], {}
     t0 = time.perf_counter()
-    for case in cases:
-        fns, recs, notes[case] = {}, {}, []
-        for impl, need, fn in CASES[case]:
-            if need and importlib.util.find_spec(need) is None:
-                notes[case].append(f"`{impl}` skipped: {need} is not installed")
-                continue
-            call = (lambda f=fn: f(files))
-            log(f"[bench] {case}/{impl}: first call + warm-up ...")
-            recs[impl] = {"case": case, "impl": impl, **prepare_call(call, repeats, budget_s)}
-            fns[impl] = call
-        timed = time_interleaved(fns, {k: r["repeats"] for k, r in recs.items()})
+    with _one_thread():
+        for case in cases:
+            records += _case(case, files, audio_s, repeats, budget_s, notes, log)
+    meta_threads = _one_thread.__doc__.split("\n")[0]
+    return _finish(records, notes, cases, quick, n_files, audio_s, repeats, t0, meta_threads, out)
+
+
+def _one_thread():
+    """Every row runs with one BLAS / OpenMP thread (threadpoolctl), numpy's FFT is single-threaded.
+
+    The peers (pyAudioAnalysis, librosa, Praat, openSMILE) and emojax then run on one core each,
+    so the ratios compare the algorithms, not thread counts."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
+def _case(case, files, audio_s, repeats, budget_s, notes, log) -> list[dict]:
+    """The rows of one case, timed in interleaved rounds on the same files."""
+    fns, recs, notes[case] = {}, {}, []
+    for impl, need, fn in CASES[case]:
+        if need and importlib.util.find_spec(need) is None:
+            notes[case].append(f"`{impl}` skipped: {need} is not installed")
+            continue
+        call = (lambda f=fn: f(files))
+        log(f"[bench] {case}/{impl}: first call + warm-up ...")
+        recs[impl] = {"case": case, "impl": impl, **prepare_call(call, repeats, budget_s)}
+        fns[impl] = call
+    timed = time_interleaved(fns, {k: r["repeats"] for k, r in recs.items()})
+    for impl, r in recs.items():
+        r.update(timed[impl])
+        r["audio_s"] = audio_s
+        r["realtime_factor"] = audio_s / (r["median_ms"] / 1e3)
+    ours = recs.get("emojax")
+    if ours:
         for impl, r in recs.items():
-            r.update(timed[impl])
-            r["audio_s"] = audio_s
-            r["realtime_factor"] = audio_s / (r["median_ms"] / 1e3)
-        ours = recs.get("emojax")
-        if ours:
-            for impl, r in recs.items():
-                if impl != "emojax":
-                    ours[f"speedup_vs_{impl}"] = r["median_ms"] / ours["median_ms"]
-        records += recs.values()
+            if impl != "emojax":
+                ours[f"speedup_vs_{impl}"] = r["median_ms"] / ours["median_ms"]
+    return list(recs.values())
+
+
+def _finish(records, notes, cases, quick, n_files, audio_s, repeats, t0, threads, out) -> dict:
     import jax
+
+    from emojax.bench.report import device_description, versions
     vers = versions()
     for mod in ("librosa", "pyAudioAnalysis", "parselmouth", "opensmile", "scipy"):
         if importlib.util.find_spec(mod) is not None:
@@ -179,7 +204,7 @@ def run(cases=None, *, quick: bool = False, repeats: int = 10, budget_s: float =
     meta = {"suite": "features", "device": jax.default_backend(),
             "device_description": device_description(), "versions": vers, "quick": quick,
             "files": n_files, "audio_s": audio_s, "sample_rate": SR, "repeats": repeats,
-            "threads": "one thread per row (numpy FFT; OMP/MKL threads not used by these calls)",
+            "threads": threads, "emojax_commit": source_commit(),
             "cpu_count": os.cpu_count(), "total_s": time.perf_counter() - t0, "notes": notes,
             "date": time.strftime("%Y-%m-%dT%H:%M:%S")}
     doc = {"meta": meta, "records": records}

@@ -79,6 +79,7 @@ temporaries stay small whatever the signal length.
 """
 from __future__ import annotations
 
+import functools
 import sys
 
 import numpy as np
@@ -119,7 +120,7 @@ def filterbank_edges() -> np.ndarray:
     return f
 
 
-def mfcc_filterbank(sr: int, window: int, mode: str = "compat") -> np.ndarray:
+def _mfcc_filterbank(sr: int, window: int, mode: str = "compat") -> np.ndarray:
     """(F, window//2) weights of the triangular bank on the magnitude spectrum; F = 40 in compat.
 
     compat: pyAudioAnalysis's bank, laid on bins spaced sr / (window//2) (twice the true spacing;
@@ -157,7 +158,7 @@ def mfcc_filterbank(sr: int, window: int, mode: str = "compat") -> np.ndarray:
             + np.where(falling, height / (hi - ce) * (hi - freq), 0.0))     # (F, n)
 
 
-def chroma_matrix(sr: int, window: int, mode: str = "compat") -> np.ndarray:
+def _chroma_matrix(sr: int, window: int, mode: str = "compat") -> np.ndarray:
     """(window//2, 12) map from bin power to pitch-class power (A, A#, ..., G#), before the division
     by the frame's total power.
 
@@ -192,6 +193,23 @@ def chroma_matrix(sr: int, window: int, mode: str = "compat") -> np.ndarray:
     m = np.zeros((n, 12))
     np.add.at(m, (winner[filled], filled % 12), 1.0 / divisor[filled])
     return m
+
+
+@functools.lru_cache(maxsize=32)
+def _cached(kind: str, sr: int, window: int, mode: str) -> np.ndarray:
+    m = (_mfcc_filterbank if kind == "mfcc" else _chroma_matrix)(sr, window, mode)
+    m.flags.writeable = False                     # shared between calls: never modified
+    return m
+
+
+def mfcc_filterbank(sr: int, window: int, mode: str = "compat") -> np.ndarray:
+    """`_mfcc_filterbank`, built once per (sr, window, mode) and read-only."""
+    return _cached("mfcc", int(sr), int(window), mode)
+
+
+def chroma_matrix(sr: int, window: int, mode: str = "compat") -> np.ndarray:
+    """`_chroma_matrix`, built once per (sr, window, mode) and read-only."""
+    return _cached("chroma", int(sr), int(window), mode)
 
 
 def _normalise(signal, mode: str) -> np.ndarray:
