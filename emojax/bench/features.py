@@ -221,8 +221,8 @@ def to_markdown(doc: dict) -> str:
     m = doc["meta"]
     lines = [f"# Feature extraction benchmark ({m['device_description']})", "",
              f"{m['files']} rendered speech files, {m['audio_s']:.0f} s of 16 kHz audio per call; "
-             f"median of {m['repeats']} calls, interleaved rounds; {m['threads']}.", "",
-             "| case | impl | median ms | real-time factor | emojax speed-up |", "|---|---|---|---|---|"]
+             f"median of {m['repeats']} calls, interleaved rounds. {m['threads']}", "",
+             "| case | impl | median ms | real-time factor | the emojax row's speed-up over this row |", "|---|---|---|---|---|"]
     for r in doc["records"]:
         ours = next((o for o in doc["records"] if o["case"] == r["case"] and o["impl"] == "emojax"), None)
         sp = ours.get(f"speedup_vs_{r['impl']}") if ours else None
