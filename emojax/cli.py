@@ -249,8 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     fe = sub.add_parser("features", help="frame descriptors and functionals for every utterance's "
                         "audio (cached by content, resumable)")
     fe.add_argument("--corpus", required=True, help="iemocap:PATH (raw tree or prepared dir), ...")
-    fe.add_argument("--set", required=True, help="a feature set: " + ", ".join(
-        ("woellmer2012", "mirsamadi2017", "spectral257", "chernykh2018", "egemaps", "compare2016")))
+    from emojax.features.sets import SETS                 # numpy only: light
+    fe.add_argument("--set", required=True, help="a feature set: " + ", ".join(SETS))
     fe.add_argument("--out", required=True)
     fe.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                     help="a set option, e.g. --option mode=fixed (repeatable)")
