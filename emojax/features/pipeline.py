@@ -8,11 +8,13 @@
 2. with ``visual``, for every utterance whose speaker wears the face markers (``has_mocap``): the
    46 face markers of ``MOCAP_rotated`` framed like the audio (`visual.face_frames`, 50 ms / 25 ms),
    each coordinate z-scored, principal feature analysis to 30 coordinates + deltas
-   (`visual.pfa_fit`, `pfa_apply`), and the same functionals. PFA uses no labels; it is fitted on
-   the frames of every utterance of the corpus (a label-free, corpus-level choice of marker
-   coordinates, like the paper's; a per-fold fit would change the feature columns per fold).
+   (`visual.pfa_fit`, `pfa_apply`), and the same functionals. The z-scoring and PFA use no
+   labels, but they are fitted on the frames of every utterance of the corpus, test speakers
+   included: a transductive, corpus-level choice of marker coordinates (the paper does not say;
+   a per-fold fit would change the feature columns per fold).
 3. The corpus keeps the utterances that have every requested feature; each utterance dropped is
-   named, with its reason, in ``params["front_end"]["dropped"]`` (never silently).
+   named in ``params["front_end"]["dropped"]`` and, with its reason, in
+   ``params["front_end_report"]["dropped"]`` (never silently).
 """
 from __future__ import annotations
 
@@ -160,9 +162,9 @@ def utterance_features(corpus, *, audio=("woellmer2012",), visual: bool = False,
     if not blocks:
         raise ValueError("utterance_features: ask for at least one audio set or visual")
     have = [u for u in corpus.utterance_id if all(u in b[0] for b in blocks)]
-    keep = set(have)
+    keep, named = set(have), {d["utterance_id"] for d in dropped}
     for u in corpus.utterance_id:
-        if u not in keep and not any(d["utterance_id"] == u for d in dropped):
+        if u not in keep and u not in named:
             dropped.append({"utterance_id": u, "reason": "no face MoCap (not the marker wearer, "
                             "or the dialog has none)" if visual else "no features"})
     idx = np.flatnonzero(np.isin(corpus.utterance_id, have))
