@@ -81,22 +81,9 @@ def _tree(cfg: Config, workdir: Path, progress: bool) -> tuple[Path, dict | None
     return workdir / "tree", summary
 
 
-def _svm(x_tr, y_tr, x_va, y_va, x_te, grid, seed):
-    from sklearn.svm import LinearSVC
-
-    from emojax.train.metrics import scores
-    k = int(max(y_tr.max(), y_va.max())) + 1
-    best = (-1.0, grid[0])
-    for c in grid:
-        m = LinearSVC(C=c, dual=False, class_weight="balanced", random_state=seed).fit(x_tr, y_tr)
-        best = max(best, (scores(y_va, m.predict(x_va), k)["ua"], c))
-    m = LinearSVC(C=best[1], dual=False, class_weight="balanced", random_state=seed).fit(
-        np.concatenate([x_tr, x_va]), np.concatenate([y_tr, y_va]))
-    return m.predict(x_te), {"C": best[1], "val_ua": round(best[0], 4)}
-
-
 def classify(corpus, x: np.ndarray, label_set: str, cfg: Config) -> list[dict]:
     """Per leave-one-session-out fold: scores of the SVM on `x` (rows = corpus utterances)."""
+    from emojax.baselines import svm
     from emojax.data import iemocap
     from emojax.data.labels import iemocap_classes
     from emojax.features.normalise import zscore_apply, zscore_fit
@@ -114,7 +101,8 @@ def classify(corpus, x: np.ndarray, label_set: str, cfg: Config) -> list[dict]:
         train = keep & ~test & ~val
         mu, sd = zscore_fit(x[train | val])
         z = zscore_apply(x, mu, sd)
-        pred, info = _svm(z[train], y[train], z[val], y[val], z[test], cfg.grid, cfg.seed)
+        pred, info = svm.fit_predict(z[train], y[train], z[val], y[val], z[test], grid=cfg.grid,
+                                     seed=cfg.seed, select="ua", class_weight="balanced")
         s = scores(y[test], pred, len(names))
         out.append({**s, **info, "fold": f["fold"], "test": f["test"], "n_test": int(test.sum()),
                     "n_train": int(train.sum()), "classes": names})
@@ -124,6 +112,7 @@ def classify(corpus, x: np.ndarray, label_set: str, cfg: Config) -> list[dict]:
 def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bool = True,
         fresh: bool = False) -> dict:
     from emojax.data import iemocap
+    from emojax.experiments import results as R
     from emojax.experiments.runner import open_workdir, write_atomic
     from emojax.features import extract
     from emojax.features.pipeline import _read_functionals
@@ -155,12 +144,13 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
                                     "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
                                     "folds": v, "chance": 0.25 if metric == "ua" else None})
                 records[-3]["fold_details"] = folds
-        meta = {"experiment": "frontend", "config": dataclasses.asdict(cfg), "corpus": cfg.corpus,
-                "rendered": {k: v for k, v in (rendered or {}).items()
-                             if not isinstance(v, (list, dict)) or k == "codes"},
-                "integrity": {k: integrity.get(k) for k in ("ok", "found", "documented", "differences",
-                                                            "odd_counts")},
-                "extraction": extraction, "wall_s": round(time.time() - t0, 1)}
+        meta = R.run_meta(
+            "frontend", cfg, corpus, wall_s=time.time() - t0,
+            rendered={k: v for k, v in (rendered or {}).items()
+                      if not isinstance(v, (list, dict)) or k == "codes"},
+            integrity={k: integrity.get(k) for k in ("ok", "found", "documented", "differences",
+                                                     "odd_counts")},
+            extraction=extraction)
         doc = {"meta": meta, "records": records, "paper": []}
         res = wd.path / "results"
         res.mkdir(exist_ok=True)
@@ -177,7 +167,7 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
 def to_markdown(doc: dict) -> str:
     m = doc["meta"]
     lines = ["# The audio front end end to end", "",
-             f"Corpus `{m['corpus']}`: rendered audio in the IEMOCAP layout, read back by `emojax "
+             f"Corpus `{m['config']['corpus']}`: rendered audio in the IEMOCAP layout, read back by `emojax "
              "prepare iemocap`; leave-one-session-out; linear SVM on z-scored functionals, C chosen "
              "on validation UA (training speakers only). Mean ± std over folds, %. Chance UA = 25 %.",
              "", "| features | label set | UA | WA | F1 | real-time factor |", "|---|---|---|---|---|---|"]
