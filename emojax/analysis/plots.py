@@ -96,3 +96,21 @@ def fig3_context_threshold(records, path: Path, *, position: str = "all") -> Non
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def confusion_matrix(M: np.ndarray, names, path: Path, *, title: str = "") -> None:
+    """A confusion matrix (rows: truth, columns: prediction) as row percentages, counts beside."""
+    plt = _plt()
+    M = np.asarray(M, float)
+    rows = M / np.maximum(M.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1.1 * len(names) + 1.5, 1.0 * len(names) + 1))
+    im = ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
+    for (i, j), v in np.ndenumerate(rows):
+        ax.text(j, i, f"{100 * v:.0f}%\n({int(M[i, j])})", ha="center", va="center", fontsize=8,
+                color="white" if v > 0.6 else "black")
+    ax.set(xticks=range(len(names)), xticklabels=names, yticks=range(len(names)),
+           yticklabels=names, xlabel="predicted", ylabel="true", title=title)
+    fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -42,6 +42,11 @@ class TrainConfig:
     # float summation order); the best validation loss wins
     l2_grid: tuple[float, ...] = ()
     input_noise: float = 0.0
+    # Frame-level models: batches of similar length (sorted by length, then the batches shuffled),
+    # so a batch pads little; and time padded to a multiple of `quantum` steps (one compiled step
+    # per multiple). The utterance-level defaults (random batches, 16) keep earlier runs' numbers.
+    by_length: bool = False
+    quantum: int = 16
 
     def __post_init__(self):
         from emojax.config import check
@@ -55,6 +60,22 @@ class TrainConfig:
         for v in self.l2_grid:
             check("train.l2_grid", v, at_least=0.0)
         check("train.input_noise", self.input_noise, at_least=0.0)
+        check("train.quantum", self.quantum, at_least=1)
+
+
+def epoch_order(rng: np.random.Generator, lengths: np.ndarray, batch_size: int,
+                by_length: bool) -> np.ndarray:
+    """The order in which one epoch visits the items: a random permutation; with `by_length`
+    that permutation sorted by length (ties stay random), cut into batches, the full batches
+    shuffled (a short last batch stays last, so batch i is still items [i·B, (i+1)·B))."""
+    perm = rng.permutation(len(lengths))
+    if not by_length:
+        return perm
+    srt = perm[np.argsort(np.asarray(lengths)[perm], kind="stable")]
+    full = len(srt) // batch_size
+    chunks = [srt[i * batch_size:(i + 1) * batch_size] for i in range(full)]
+    rest = srt[full * batch_size:]
+    return np.concatenate([chunks[j] for j in rng.permutation(full)] + [rest])
 
 
 def stack(trees):
@@ -102,16 +123,20 @@ def evaluate(apply: Callable, loss_fn: Callable, cfg: TrainConfig, params, item_
     M = len(item_lists)
     stacked = M > 1 if stacked is None else stacked
     _, _, ev = programs(apply, loss_fn, cfg, stacked)
-    B = cfg.batch_size
+    B, q = cfg.batch_size, cfg.quantum
     totals, counts = np.zeros(M), np.zeros(M)
     outputs = [[] for _ in range(M)]
+    # by_length: evaluate in length order (little padding), outputs returned in the given order
+    orders = [np.argsort([len(it["x"]) for it in items], kind="stable") if cfg.by_length
+              else np.arange(len(items)) for items in item_lists]
+    item_lists = [[items[j] for j in o] for items, o in zip(item_lists, orders)]
     n_batches = max(-(-len(items) // B) for items in item_lists)
     for i in range(n_batches):
         chunk = [items[i * B:(i + 1) * B] for items in item_lists]
         if stacked:
-            loss, weight, out = ev(params, batching.stack_batches(chunk, B, width))
+            loss, weight, out = ev(params, batching.stack_batches(chunk, B, width, q))
         else:                                       # on the host: no device op per batch
-            loss, weight, out = ev(params, batching.pad_batch(chunk[0], B, width))
+            loss, weight, out = ev(params, batching.pad_batch(chunk[0], B, width, q))
             loss, weight, out = (np.asarray(v)[None] for v in (loss, weight, out))
         loss, weight, out = np.asarray(loss, np.float64), np.asarray(weight, np.float64), np.asarray(out)
         per_step = out.ndim >= 4                   # (M, B, T, K) per step; (M, B, K) per sequence
@@ -121,7 +146,13 @@ def evaluate(apply: Callable, loss_fn: Callable, cfg: TrainConfig, params, item_
                 counts[m] += weight[m]
             outputs[m] += [out[m, b, :len(it["x"])] if per_step else out[m, b]
                            for b, it in enumerate(items)]
-    return totals / np.maximum(counts, 1e-12), outputs
+    restored = []
+    for o, outs in zip(orders, outputs):
+        back = [None] * len(outs)
+        for pos, j in enumerate(o):
+            back[j] = outs[pos]
+        restored.append(back)
+    return totals / np.maximum(counts, 1e-12), restored
 
 
 def fit(apply: Callable, loss_fn: Callable, inits: list, cfg: TrainConfig, train: list, val: list,
@@ -152,9 +183,10 @@ def fit(apply: Callable, loss_fn: Callable, inits: list, cfg: TrainConfig, train
     stopped = np.zeros(M, bool)
     history = [[] for _ in range(M)]
     epochs_run = np.zeros(M, int)
-    B = cfg.batch_size
+    B, q = cfg.batch_size, cfg.quantum
+    lengths = [np.array([len(it["x"]) for it in items]) for items in train]
     for epoch in range(cfg.max_epochs):
-        orders = [rngs[m].permutation(len(train[m])) for m in range(M)]
+        orders = [epoch_order(rngs[m], lengths[m], B, cfg.by_length) for m in range(M)]
         for i in range(max(-(-len(train[m]) // B) for m in range(M))):
             chunk, active, step_keys = [], np.zeros(M, bool), []
             for m in range(M):
@@ -168,11 +200,11 @@ def fit(apply: Callable, loss_fn: Callable, inits: list, cfg: TrainConfig, train
                 step_keys.append(sub)
             if stacked:
                 params, opt_state, _ = step(params, opt_state, jnp.stack(step_keys),
-                                            batching.stack_batches(chunk, B, width),
+                                            batching.stack_batches(chunk, B, width, q),
                                             jnp.asarray(l2s, jnp.float32), jnp.asarray(active))
             else:
                 params, opt_state, _ = step(params, opt_state, step_keys[0],
-                                            batching.pad_batch(chunk[0], B, width))
+                                            batching.pad_batch(chunk[0], B, width, q))
         val_loss, _ = evaluate(apply, loss_fn, cfg, params, val, width, stacked)
         running = ~stopped
         epochs_run[running] += 1

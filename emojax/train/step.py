@@ -1,12 +1,14 @@
 """Pure, jit-compiled train and eval steps for any model and any loss.
 
 A model maps a padded batch ``x (B, T, F), mask (B, T)`` to ``(outputs, aux)`` and one sequence
-(no leading axis) likewise; emojax's models take any leading axes (`emojax.nn.lstm`), so a batch is
+(no leading axis) likewise; a model with dropout also takes ``key=`` (a PRNG key while training,
+None when evaluating: `takes_key`); emojax's models take any leading axes (`emojax.nn.lstm`), so a batch is
 one program with B sequences in each recurrent matmul, not a vmap of one sequence. A loss
 (`emojax.train.losses`) maps ``(outputs, batch) -> (mean, weight)``.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Callable
 
 import jax
@@ -19,15 +21,25 @@ def l2_penalty(params) -> jax.Array:
     return sum(jnp.sum(p ** 2) for p in jax.tree.leaves(params) if p.ndim >= 2)
 
 
+def takes_key(apply: Callable) -> bool:
+    """Whether the model takes a ``key=`` argument (dropout): it then gets one while training."""
+    try:
+        return "key" in inspect.signature(apply).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def training_loss(apply: Callable, loss_fn: Callable, params, key, batch: dict, *, l2=0.0,
                   input_noise: float = 0.0):
     """``loss_fn``'s mean over the batch + ``l2 · Σ w²``, with optional Gaussian input noise on the
     non-zero inputs (a regulariser of the RNNLIB era, Graves 2008). ``l2`` may be traced (one per
-    stacked model); a Python 0 skips the penalty."""
+    stacked model); a Python 0 skips the penalty. A model that `takes_key` gets
+    ``fold_in(key, 1)`` for its dropout (the noise keeps `key` itself, as before)."""
     xs = batch["x"]
     if input_noise > 0:
         xs = xs + input_noise * jax.random.normal(key, xs.shape, xs.dtype) * (xs != 0)
-    loss = loss_fn(apply(params, xs, batch["mask"])[0], batch)[0]
+    extra = {"key": jax.random.fold_in(key, 1)} if takes_key(apply) else {}
+    loss = loss_fn(apply(params, xs, batch["mask"], **extra)[0], batch)[0]
     if isinstance(l2, (int, float)) and l2 == 0:
         return loss
     return loss + l2 * l2_penalty(params)

@@ -1,0 +1,39 @@
+"""Dense layers and dropout as pure functions: ``x (..., F) -> (..., U)``, any leading axes.
+
+    p = init_dense(key, 257, 512)             # {"w": (F, U), "b": (U,)}
+    y = relu_dense(p, x)                      # max(0, x W + b)
+    y = dropout(key, y, 0.5)                  # inverted dropout: kept units scaled by 1/(1 - rate)
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def init_dense(key: jax.Array, in_dim: int, units: int, dtype=jnp.float32) -> dict:
+    """``w (F, U)`` ~ U(-sqrt(6/(F+U)), +sqrt(6/(F+U))) (Glorot uniform, Keras' default) and
+    ``b (U,)`` = 0."""
+    lim = float(np.sqrt(6.0 / (in_dim + units)))
+    return {"w": jax.random.uniform(key, (in_dim, units), dtype, -lim, lim),
+            "b": jnp.zeros((units,), dtype)}
+
+
+def dense(p: dict, x: jax.Array) -> jax.Array:
+    """``x W + b``: ``(..., F) -> (..., U)``."""
+    return x @ p["w"] + p["b"].reshape((1,) * (x.ndim - 1) + p["b"].shape)
+
+
+def relu_dense(p: dict, x: jax.Array) -> jax.Array:
+    return jax.nn.relu(dense(p, x))
+
+
+def dropout(key: jax.Array | None, x: jax.Array, rate: float) -> jax.Array:
+    """Inverted dropout: each unit kept with probability ``1 - rate`` and scaled by ``1/(1 - rate)``,
+    so evaluation (``key=None``) is the identity. ``rate`` is a Python float."""
+    if key is None or rate <= 0.0:
+        return x
+    if rate >= 1.0:
+        raise ValueError(f"dropout rate {rate} must be below 1")
+    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+    return jnp.where(keep, x / (1.0 - rate), 0.0)
