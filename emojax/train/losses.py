@@ -3,13 +3,16 @@
 `mean` is the scalar that is minimised; `weight` is how many labelled units it averages over
 (valid steps, sequences, or their class weights), so a loss over many batches is
 ``Σ mean_b · weight_b / Σ weight_b`` — the mean over every unit, whatever the batch padding.
-CTC joins this module with the frame-level models.
+`ctc` is the loss of the frame-level models trained on label sequences (Chernykh 2018): one
+``-log p(labels | x)`` per sequence, `emojax.nn.ctc`.
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import optax
+
+from emojax.nn.ctc import ctc_loss_batch
 
 
 def step_cross_entropy(logits: jax.Array, batch: dict) -> tuple[jax.Array, jax.Array]:
@@ -47,3 +50,19 @@ def class_weights(y, n_classes: int):
     w[present] = counts[present].sum() / (present.sum() * counts[present])
     return w.astype(np.float32)
 
+
+
+def ctc(logits: jax.Array, batch: dict, *, blank: int = 0, zero_infinity: bool = True
+        ) -> tuple[jax.Array, jax.Array]:
+    """Mean CTC loss over the batch's real sequences: logits (B, T, K), ``labels`` (B, L),
+    ``label_mask`` (B, L), ``mask`` (B, T) (`emojax.nn.ctc.ctc_loss_batch`).
+
+    Padded batch rows (no valid frame) count 0; weight = the number of real sequences. With
+    `zero_infinity` (the default here, as torch's option) a sequence too short for its labels adds
+    0 to the sum and nothing to the gradient, but still counts in the weight.
+    """
+    nll = ctc_loss_batch(logits, batch["mask"], batch["labels"], batch["label_mask"], blank=blank,
+                         zero_infinity=zero_infinity)                        # (B,)
+    w = batch["mask"].any(-1).astype(nll.dtype)
+    n = w.sum()
+    return jnp.where(w > 0, nll, 0.0).sum() / jnp.maximum(n, 1.0), n
