@@ -1,4 +1,4 @@
-"""`emojax bench`: time emojax's BLSTM kernels against Flax and PyTorch on the same inputs.
+"""`emojax bench`: time emojax's BLSTM kernels and CTC loss against Flax, optax and PyTorch.
 
 Run::
 
@@ -18,6 +18,9 @@ implementation; all sequences are full length, so every implementation does the 
   frames, 4 classes, one label per sequence.
 - ``jacobian_seq`` / ``jacobian_batch``: the full sequential Jacobian ``∂softmax(y_t)/∂x_t'``
   (T, K, T, F) of the ``blstm_utt`` model for one 30-step sequence / for its batch of 16.
+- ``ctc``: the CTC loss (mean over the batch) and its gradient w.r.t. the logits, log-softmax
+  included, no model: batch 32 × 78 frames × 5 classes (the ``chernykh`` output layer: 4 emotions
+  and the blank), labels of length 1..2, all inputs full length.
 
 Implementations (rows): ``emojax`` (`emojax.models.woellmer`, or `emojax.models.pooled` for
 ``mirsamadi``, on the `emojax.nn` kernels; `emojax.train.step.make_steps`, ``optax.adam``),
@@ -26,17 +29,21 @@ Implementations (rows): ``emojax`` (`emojax.models.woellmer`, or `emojax.models.
 batch_first=True)`` on padded full-length batches, no packing, ``torch.optim.Adam``). Jacobians:
 ``emojax`` (``mode="auto"``, i.e. reverse mode), ``emojax_jacfwd``, ``torch`` (``torch.func.jacrev``,
 ``vmap`` over the batch), ``torch_autograd`` (``torch.autograd.functional.jacobian(vectorize=True)``).
+CTC: ``emojax`` (`emojax.nn.ctc.ctc_loss_batch`) and ``optax`` (``optax.ctc_loss``), jitted
+``value_and_grad``; ``torch`` (``F.ctc_loss`` + ``backward``) and ``torch_1thread`` (the same on one
+thread: on a shared CPU torch's all-core OpenMP barrier can cost ~30 ms a call).
 A peer that is not installed is skipped and said so, never faked; torch is imported lazily.
 
 Per row: ``compile_s`` (the first call: tracing + compilation + one run), then 2 warm-up calls, then
 the median / min / max over ``--repeats`` timed calls (``jax.block_until_ready`` for JAX). The timed
 calls of a case's rows are interleaved in 5 rounds (`time_interleaved`), so a drift of a shared
 machine hits every row alike. A row whose single call is slow gets fewer repeats so it stays inside
-``--budget`` seconds (at least 3; the record's ``repeats`` says how many). Derived: ``seqs_per_s`` (batch / median), ``gflops`` for the
-train steps from an analytic count of the LSTM matmuls (2·F·4H + 2·H·4H FLOPs per step per direction
-and layer, ×3 for forward + backward), as a fraction of the measured f32 peak of a jitted 2048×2048
-matmul (``meta.matmul_peak_gflops``), and on the emojax row ``speedup_vs_<impl>`` = peer median /
-emojax median for every other library's row.
+``--budget`` seconds (at least 3; the record's ``repeats`` says how many). Derived: ``seqs_per_s``
+(batch / median), ``gflops`` for the train steps only (not the Jacobians, not ``ctc``) from an
+analytic count of the LSTM matmuls (2·F·4H + 2·H·4H FLOPs per step per direction and layer, ×3 for
+forward + backward), as a fraction of the measured f32 peak of a jitted 2048×2048 matmul
+(``meta.matmul_peak_gflops``), and on the emojax row ``speedup_vs_<impl>`` = peer median / emojax
+median for every other library's row.
 
 Output: ``OUT/<device>.json`` (format: shared/DESIGN.md, "Result records") and ``OUT/<device>.md``.
 

@@ -2,7 +2,9 @@
 and `CASES`, each case's problem builder and its rows (the implementations of `emojax.bench.peers`).
 
 Adding a case: write one function ``quick -> Problem`` and add one `CASES` entry naming it and its
-``(impl, builder)`` list (`peers.TRAIN`, `peers.JACOBIAN` or a new one).
+``(impl, builder)`` list (`peers.TRAIN`, `peers.JACOBIAN` or a new one). A case that times no
+model (``ctc``: a loss on given logits) has its own small problem class, `CtcProblem`, with the
+fields the runner and the report read (``batch``, ``single``, ``describe``).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from types import ModuleType
 import jax
 import numpy as np
 
-from emojax.bench.peers import JACOBIAN, TRAIN, Builder
+from emojax.bench.peers import CTC, JACOBIAN, TRAIN, Builder
 from emojax.models import pooled, woellmer
 
 
@@ -68,6 +70,43 @@ class Problem:
                 f"{self.layers}×BLSTM {self.hidden}/direction, {self.classes} classes, {head}")
 
 
+@dataclasses.dataclass(frozen=True)
+class CtcProblem:
+    """The ``ctc`` case: the CTC loss and its gradient w.r.t. the logits, no model.
+
+    Shared inputs (numpy): ``logits`` (B, T, K) ~ N(0, 1), ``mask`` (B, T) all true (full length:
+    equal work in every library), ``labels`` (B, max_label) of non-blank classes with ``label_mask``
+    (B, max_label), lengths drawn from 1..max_label (Chernykh 2018's target is one emotion per
+    utterance; length 2 adds the skip and repeat transitions). ``model`` is None: nothing from
+    `emojax.models` is timed.
+    """
+    batch: int
+    steps: int
+    classes: int
+    max_label: int = 2
+    blank: int = 0
+    seed: int = 0
+    single: bool = False            # (read by the report, as for the model cases)
+    model = None
+
+    @cached_property
+    def data(self) -> dict:
+        rng = np.random.default_rng(self.seed)
+        B, T, L = self.batch, self.steps, self.max_label
+        nonblank = np.array([k for k in range(self.classes) if k != self.blank % self.classes])
+        lengths = rng.integers(1, L + 1, B)
+        return {"logits": rng.standard_normal((B, T, self.classes)).astype(np.float32),
+                "mask": np.ones((B, T), bool),
+                "labels": rng.choice(nonblank, (B, L)).astype(np.int32),
+                "label_mask": np.arange(L)[None] < lengths[:, None]}
+
+    def describe(self) -> str:
+        return (f"CTC loss + gradient w.r.t. the logits (log-softmax included), mean over the batch: "
+                f"batch {self.batch} × {self.steps} frames × {self.classes} classes (blank "
+                f"{self.blank}), labels of length 1..{self.max_label}, all inputs full length; "
+                "no model, no GFLOP/s")
+
+
 def blstm_utt(quick: bool) -> Problem:
     return Problem(4, 6, 8, 8, 5) if quick else Problem(16, 30, 200, 128, 5)
 
@@ -89,10 +128,17 @@ def jacobian_batch(quick: bool) -> Problem:
     return blstm_utt(quick)
 
 
-CASES: dict[str, tuple[Callable[[bool], Problem], list[tuple[str, Builder]]]] = {
+def ctc(quick: bool) -> CtcProblem:
+    """The output layer of the ``chernykh`` case: batches of 32 utterances of 78 frames, 4 emotions
+    and the blank."""
+    return CtcProblem(4, 8, 5) if quick else CtcProblem(32, 78, 5)
+
+
+CASES: dict[str, tuple[Callable[[bool], Problem | CtcProblem], list[tuple[str, Builder]]]] = {
     "blstm_utt": (blstm_utt, TRAIN),
     "chernykh": (chernykh, TRAIN),
     "mirsamadi": (mirsamadi, TRAIN),
     "jacobian_seq": (jacobian_seq, JACOBIAN),
     "jacobian_batch": (jacobian_batch, JACOBIAN),
+    "ctc": (ctc, CTC),
 }

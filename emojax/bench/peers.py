@@ -9,6 +9,12 @@ step on the Problem's shared inputs and weights, blocks until it is done and ret
 - ``torch``: ``torch.nn.LSTM(bidirectional=True, batch_first=True)``, ``torch.optim.Adam``;
   Jacobians by ``torch.func.jacrev`` and ``torch.autograd.functional.jacobian``; `to_torch_model`
   converts the weights. torch is imported lazily.
+
+The ``ctc`` case (`CTC`): the mean CTC loss over the batch and its gradient w.r.t. the logits,
+log-softmax included: ``emojax`` (`emojax.nn.ctc.ctc_loss_batch`), ``optax``
+(``optax.ctc_loss``), both jitted ``value_and_grad``; ``torch`` (``F.log_softmax`` +
+``F.ctc_loss(reduction="none")`` + ``backward``, the native CTC kernel) on every core, and
+``torch_1thread``, the same on one thread (see `torch_ctc`).
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ import jax.numpy as jnp
 import optax
 
 from emojax.analysis import jacobian as jac
+from emojax.nn.ctc import ctc_loss_batch
 from emojax.train.losses import seq_cross_entropy, step_cross_entropy
 from emojax.train.step import make_steps
 
@@ -270,6 +277,61 @@ def _torch_call(g, ctx, sync) -> Callable[[], Any]:
     return run
 
 
+# ----------------------------------------------------------------------------- the ctc case
+def _ctc_inputs(pb):
+    d = pb.data
+    return tuple(jnp.asarray(d[k]) for k in ("logits", "mask", "labels", "label_mask"))
+
+
+def _jax_call(f, logits) -> Callable[[], Any]:
+    f = jax.jit(jax.value_and_grad(f))
+    return lambda: jax.block_until_ready(f(logits))[0]
+
+
+def emojax_ctc(pb) -> Callable[[], Any]:
+    logits, mask, labels, label_mask = _ctc_inputs(pb)
+    return _jax_call(lambda z: ctc_loss_batch(z, mask, labels, label_mask, blank=pb.blank).mean(),
+                     logits)
+
+
+def optax_ctc(pb) -> Callable[[], Any]:
+    logits, mask, labels, label_mask = _ctc_inputs(pb)
+    pads, label_pads = 1.0 - mask.astype(jnp.float32), 1.0 - label_mask.astype(jnp.float32)
+    return _jax_call(lambda z: optax.ctc_loss(z, pads, labels, label_pads,
+                                              blank_id=pb.blank).mean(), logits)
+
+
+def torch_ctc(pb, threads: int | None = None) -> Callable[[], Any]:
+    """``threads``: torch's intra-op threads during the call (default: every core, as the other
+    torch rows). On a CPU that other processes keep busy, torch's OpenMP barrier over all cores
+    waits for a descheduled thread (~30 ms a call on 2 shared cores); ``torch_1thread`` shows
+    torch without it."""
+    torch = import_torch()
+    dev = torch_device()
+    d = pb.data
+    z = torch.tensor(d["logits"], device=dev, requires_grad=True)
+    labels = torch.tensor(d["labels"], dtype=torch.long, device=dev)
+    n = torch.tensor(d["mask"].sum(1), dtype=torch.long, device=dev)
+    nl = torch.tensor(d["label_mask"].sum(1), dtype=torch.long, device=dev)
+    F = torch.nn.functional
+    sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
+
+    def run():
+        old = torch.get_num_threads()
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            z.grad = None
+            lp = F.log_softmax(z, dim=-1).transpose(0, 1)                # (T, B, K)
+            loss = F.ctc_loss(lp, labels, n, nl, blank=pb.blank, reduction="none").mean()
+            loss.backward()
+            sync()
+        finally:
+            torch.set_num_threads(old)
+        return loss.detach()
+    return run
+
+
 # ----------------------------------------------------------------------------- rows of a case
 Builder = Callable[["Problem"], Callable[[], Any]]
 TRAIN: list[tuple[str, Builder]] = [("emojax", emojax_train), ("flax", flax_train),
@@ -278,7 +340,9 @@ JACOBIAN: list[tuple[str, Builder]] = [("emojax", emojax_jacobian("auto")),
                                        ("emojax_jacfwd", emojax_jacobian("fwd")),
                                        ("torch", torch_jacobian_func),
                                        ("torch_autograd", torch_jacobian_autograd)]
-PEERS = {"flax": "flax", "torch": "torch"}      # impl prefix -> module that must be importable
+CTC: list[tuple[str, Builder]] = [("emojax", emojax_ctc), ("optax", optax_ctc), ("torch", torch_ctc),
+                                  ("torch_1thread", lambda pb: torch_ctc(pb, threads=1))]
+PEERS = {"flax": "flax", "torch": "torch", "optax": "optax"}   # impl prefix -> module to import
 
 
 def available(impl: str) -> bool:
