@@ -133,3 +133,20 @@ def test_a_dropout_model_trains_and_evaluates_by_length_in_the_given_order():
     plain = dataclasses.replace(cfg, by_length=False, quantum=48)     # one batch shape, given order
     _, (ref,) = evaluate(apply, seq_cross_entropy, plain, params, [items], 4)
     np.testing.assert_allclose(np.stack(out), np.stack(ref), atol=1e-5)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.8, 0.05])
+def test_dropout_masks_keep_the_asked_share_independently(keep):
+    from emojax.nn.dense import dropout, keep_mask
+    shape = (64, 50, 32)                                   # 102,400 draws: the share to ±0.5 %
+    a = np.asarray(keep_mask(jax.random.PRNGKey(0), shape, keep))
+    b = np.asarray(keep_mask(jax.random.PRNGKey(1), shape, keep))
+    assert abs(a.mean() - keep) < 5 * np.sqrt(keep * (1 - keep) / a.size)
+    assert abs((a & b).mean() - keep ** 2) < 5 * np.sqrt(keep ** 2 / a.size)   # keys independent
+    flat = a.reshape(-1).astype(float)
+    assert abs(np.corrcoef(flat[:-1], flat[1:])[0, 1]) < 0.02                    # neighbours too
+    np.testing.assert_array_equal(a, np.asarray(keep_mask(jax.random.PRNGKey(0), shape, keep)))
+    x = jnp.ones(shape)
+    y = np.asarray(dropout(jax.random.PRNGKey(0), x, 1 - keep))
+    np.testing.assert_allclose(y[a], 1 / keep, rtol=1e-6)
+    assert np.all(y[~a] == 0) and np.asarray(dropout(None, x, 0.5)).min() == 1.0

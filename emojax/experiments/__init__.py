@@ -25,6 +25,8 @@ REGISTRY: dict[str, str | ModuleType] = {
     "woellmer2012": "emojax.experiments.woellmer2012",
     "woellmer2012_study": "emojax.experiments.woellmer2012_study",
     "frontend": "emojax.experiments.frontend",
+    "chernykh2018": "emojax.experiments.chernykh2018",
+    "mirsamadi2017": "emojax.experiments.mirsamadi2017",
 }
 ALIASES = {"woellmer2012_context": "woellmer2012_study"}     # the study's name before 0.2
 

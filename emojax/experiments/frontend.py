@@ -68,17 +68,10 @@ QUICK = {"corpus": "synthetic:scale=0.04", "sets": ["chernykh2018"], "max_folds"
 
 
 def _tree(cfg: Config, workdir: Path, progress: bool) -> tuple[Path, dict | None]:
-    """The IEMOCAP-layout root to read, rendering the embedded corpus when asked for."""
-    kind, _, rest = cfg.corpus.partition(":")
-    if kind == "iemocap":
-        return Path(rest.split(",")[0]), None
-    if kind != "synthetic":
-        raise ValueError(f"frontend: corpus {cfg.corpus!r} must be synthetic[:k=v,...] (rendered "
-                         "as audio) or iemocap:PATH")
-    from emojax.data import render, synthetic
-    summary = render.render_iemocap(workdir / "tree", synthetic.parse_spec(rest),
-                                    workers=cfg.workers or 2, progress=progress)
-    return workdir / "tree", summary
+    """The IEMOCAP-layout root to read, rendering the embedded corpus (with MoCap) when asked for."""
+    from emojax.experiments.framelevel import audio_tree
+    return audio_tree(cfg.corpus, workdir, workers=cfg.workers, progress=progress,
+                      what="frontend", full=True)
 
 
 def classify(corpus, x: np.ndarray, label_set: str, cfg: Config) -> list[dict]:
