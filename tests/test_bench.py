@@ -1,4 +1,5 @@
 """emojax.bench: the records it writes, and that every implementation it times computes the same thing."""
+import dataclasses
 import importlib.util
 import json
 import pathlib
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 
 from emojax import bench as B
-from emojax.models import pooled, woellmer
+from emojax.bench import peers
+from emojax.models import chernykh, mirsamadi, woellmer
 
 CHECKER = pathlib.Path(__file__).resolve().parents[2] / "shared" / "tools" / "check_records.py"
 HAVE = {m: importlib.util.find_spec(m) is not None for m in ("flax", "torch")}
@@ -53,16 +55,32 @@ def test_unknown_case_is_an_error(tmp_path):
 
 def test_every_timed_emojax_model_comes_from_emojax_models():
     models = {name: make(True).model for name, (make, _) in B.CASES.items()}
-    assert models == {"blstm_utt": woellmer, "chernykh": woellmer, "mirsamadi": pooled,
+    assert models == {"blstm_utt": woellmer, "chernykh": chernykh, "mirsamadi": mirsamadi,
                       "jacobian_seq": woellmer, "jacobian_batch": woellmer, "ctc": None}
+    assert B.CASES["chernykh"][0](True).apply is chernykh.apply_ctc
+    assert B.CASES["mirsamadi"][0](True).apply is mirsamadi.model_fn("attention", rate=0.5)
 
 
-@pytest.mark.parametrize("case", ["chernykh", "mirsamadi"])   # (blstm_utt: chernykh's layer 0)
+def test_cases_have_the_papers_shapes():
+    """(b) Chernykh 2018: CTC over 4 emotions + the blank (last); (c) Mirsamadi 2017: attention
+    pooling with 50 % dropout, one BLSTM layer on the 32 LLDs."""
+    c, m = B.CASES["chernykh"][0](False), B.CASES["mirsamadi"][0](False)
+    assert (c.batch, c.steps, c.feats, c.hidden, c.layers, c.outputs, c.blank) == (32, 78, 34, 128, 2, 5, 4)
+    assert (c.head, c.dropout) == ("ctc", 0.0)
+    assert (m.batch, m.steps, m.feats, m.hidden, m.layers, m.classes) == (32, 500, 32, 128, 1, 4)
+    assert (m.head, m.dropout) == ("attention", 0.5)
+    q = B.CASES["chernykh"][0](True).data                # quick: the same structure, tiny
+    assert q["params"]["out"]["w"].shape[1] == 5 and q["ys"].shape == (4,) and q["ys"].max() < 4
+    assert set(B.CASES["mirsamadi"][0](True).data["params"]) == {"lld", "blstm", "att", "out"}
+
+
+@pytest.mark.parametrize("case", ["blstm_utt", "chernykh", "mirsamadi"])
 def test_train_steps_agree_across_libraries(case):
-    """Same weights, same inputs: the same loss in every library, and after one Adam step too,
-    except torch: nn.LSTM has two biases (b_ih + b_hh) that Adam moves separately, so its effective
-    bias takes twice the step of emojax's and Flax's single one."""
-    pb = B.CASES[case][0](True)
+    """Same weights, same inputs, dropout off: the same loss in every library (cross-entropy per
+    step, CTC, attention pooling), and after one Adam step too, except torch: nn.LSTM has two
+    biases (b_ih + b_hh) that Adam moves separately, so its effective bias takes twice the step of
+    emojax's and Flax's single one."""
+    pb = dataclasses.replace(B.CASES[case][0](True), dropout=0.0)
     impls = [(name, build) for name, build in B.TRAIN if B.available(name)]
     losses = {name: [float(step()) for step in [build(pb)] for _ in range(2)] for name, build in impls}
     ref = losses["emojax"]
@@ -70,6 +88,21 @@ def test_train_steps_agree_across_libraries(case):
     for name, got in losses.items():
         n = 1 if name.startswith("torch") else 2
         np.testing.assert_allclose(got[:n], ref[:n], rtol=2e-5, err_msg=name)
+
+
+def test_every_library_applies_the_dropout():
+    """The timed mirsamadi rows train with dropout: the first loss differs from the one without
+    (the masks differ across libraries, so only 'it is on' is comparable), and the JAX rows draw
+    a fresh dropout key every step."""
+    pb = B.CASES["mirsamadi"][0](True)
+    assert pb.dropout == 0.5
+    for name, build in B.TRAIN:
+        if B.available(name):
+            on = float(build(pb)())
+            off = float(build(dataclasses.replace(pb, dropout=0.0))())
+            assert np.isfinite(on) and abs(on - off) > 1e-4, name
+    keys = peers._dropout_keys(pb)
+    assert not np.array_equal(np.asarray(keys()), np.asarray(keys()))
 
 
 @pytest.mark.parametrize("case", ["jacobian_seq", "jacobian_batch"])

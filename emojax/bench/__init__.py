@@ -12,21 +12,31 @@ implementation; all sequences are full length, so every implementation does the 
 - ``blstm_utt``: one train step (forward + backward + Adam update) of the Wöllmer utterance-level
   BLSTM: batch 16 × 30 steps × 200 features, 128 cells per direction, 5 classes, softmax per step,
   masked cross-entropy.
-- ``chernykh``: the same train step, batch 32 × 78 frames × 34 features, two BLSTM layers of 128,
-  5 classes, softmax per frame.
-- ``mirsamadi``: batch 32 × 500 frames × 32 features, one BLSTM of 128, mean pooling over the valid
-  frames, 4 classes, one label per sequence.
+- ``chernykh``: one train step of Chernykh & Prikhodko 2018's CTC model (`emojax.models.chernykh`,
+  ``apply_ctc``): batch 32 × 78 frames × 34 features, two BLSTM layers of 128, a dense layer per
+  frame -> 4 emotions + the blank (last), CTC loss with one label per sequence (mean over the batch).
+- ``mirsamadi``: one train step of Mirsamadi et al. 2017's attention model on the 32 hand-crafted
+  LLDs (`emojax.models.mirsamadi`, ``model_fn("attention")``, no LLD layers): batch 32 × 500 frames
+  × 32 features, one BLSTM of 128, attention pooling (α = softmax over the valid frames of u·y_t,
+  z = Σ α_t y_t), 50 % dropout on z (the paper's rate, applied in every implementation), a dense
+  layer -> 4 classes, one label per sequence.
 - ``jacobian_seq`` / ``jacobian_batch``: the full sequential Jacobian ``∂softmax(y_t)/∂x_t'``
   (T, K, T, F) of the ``blstm_utt`` model for one 30-step sequence / for its batch of 16.
 - ``ctc``: the CTC loss (mean over the batch) and its gradient w.r.t. the logits, log-softmax
   included, no model: batch 32 × 78 frames × 5 classes (the ``chernykh`` output layer: 4 emotions
   and the blank), labels of length 1..2, all inputs full length.
 
-Implementations (rows): ``emojax`` (`emojax.models.woellmer`, or `emojax.models.pooled` for
-``mirsamadi``, on the `emojax.nn` kernels; `emojax.train.step.make_steps`, ``optax.adam``),
-``flax`` (``flax.linen``: ``nn.Bidirectional`` of two ``nn.RNN(nn.OptimizedLSTMCell)`` with
-``seq_lengths``, jitted step, ``optax.adam``), ``torch`` (``torch.nn.LSTM(bidirectional=True,
-batch_first=True)`` on padded full-length batches, no packing, ``torch.optim.Adam``). Jacobians:
+Implementations (rows) of the train steps: ``emojax`` (the model from `emojax.models`:
+`emojax.models.woellmer` for ``blstm_utt``, ``chernykh.apply_ctc``,
+``mirsamadi.model_fn("attention")``; on the `emojax.nn` kernels; `emojax.train.step.make_steps`
+with the losses of `emojax.train.losses`, ``optax.adam``), ``flax`` (``flax.linen``:
+``nn.Bidirectional`` of two ``nn.RNN(nn.OptimizedLSTMCell)`` per layer with ``seq_lengths``, the
+same head (``nn.Dense`` per frame, or attention pooling + ``nn.Dropout`` + ``nn.Dense``),
+``optax.ctc_loss`` for CTC, jitted step, ``optax.adam``), ``torch`` (``torch.nn.LSTM(num_layers,
+bidirectional=True, batch_first=True)`` on padded full-length batches, no packing, the same head
+with ``nn.Dropout`` in train mode, ``F.ctc_loss`` on ``log_softmax`` in the (T, B, K+1) layout for
+CTC, ``torch.optim.Adam``). Every row starts from the same weights (converted from emojax's);
+dropout draws each library's own masks (fresh ones every step). Jacobians:
 ``emojax`` (``mode="auto"``, i.e. reverse mode), ``emojax_jacfwd``, ``torch`` (``torch.func.jacrev``,
 ``vmap`` over the batch), ``torch_autograd`` (``torch.autograd.functional.jacobian(vectorize=True)``).
 CTC: ``emojax`` (`emojax.nn.ctc.ctc_loss_batch`) and ``optax`` (``optax.ctc_loss``), jitted
@@ -40,8 +50,9 @@ calls of a case's rows are interleaved in 5 rounds (`time_interleaved`), so a dr
 machine hits every row alike. A row whose single call is slow gets fewer repeats so it stays inside
 ``--budget`` seconds (at least 3; the record's ``repeats`` says how many). Derived: ``seqs_per_s``
 (batch / median), ``gflops`` for the train steps only (not the Jacobians, not ``ctc``) from an
-analytic count of the LSTM matmuls (2·F·4H + 2·H·4H FLOPs per step per direction and layer, ×3 for
-forward + backward), as a fraction of the measured f32 peak of a jitted 2048×2048 matmul
+analytic count of the LSTM matmuls only (2·F·4H + 2·H·4H FLOPs per step per direction and layer,
+×3 for forward + backward; the heads — dense layers, attention pooling, CTC — and Adam are not
+counted), as a fraction of the measured f32 peak of a jitted 2048×2048 matmul
 (``meta.matmul_peak_gflops``), and on the emojax row ``speedup_vs_<impl>`` = peer median / emojax
 median for every other library's row.
 

@@ -1,14 +1,23 @@
 """The implementations `emojax bench` times, each a builder ``Problem -> call``: the call runs one
 step on the Problem's shared inputs and weights, blocks until it is done and returns its result.
 
-- ``emojax``: the model from `emojax.models` (``Problem.model``), `emojax.train.step.make_steps`
-  with the losses of `emojax.train.losses`, ``optax.adam``; Jacobians by
-  `emojax.analysis.jacobian`.
-- ``flax``: ``flax.linen`` (``nn.Bidirectional`` of two ``nn.RNN(nn.OptimizedLSTMCell)``), jitted
+Train steps (`TRAIN`), for every head of `emojax.bench.cases.Problem` (``frame``, ``mean``,
+``ctc``, ``attention``):
+
+- ``emojax``: the model from `emojax.models` (``Problem.apply``: woellmer, pooled,
+  ``chernykh.apply_ctc`` or ``mirsamadi.model_fn("attention")``), `emojax.train.step.make_steps`
+  with the losses of `emojax.train.losses` (``step_cross_entropy``, ``seq_cross_entropy``,
+  ``ctc``), ``optax.adam``; Jacobians by `emojax.analysis.jacobian`.
+- ``flax``: ``flax.linen`` (``nn.Bidirectional`` of two ``nn.RNN(nn.OptimizedLSTMCell)`` per layer,
+  the same head, ``nn.Dropout`` where the Problem has dropout), ``optax.ctc_loss`` for CTC, jitted
   step, ``optax.adam``; `to_flax_params` converts the emojax weights.
-- ``torch``: ``torch.nn.LSTM(bidirectional=True, batch_first=True)``, ``torch.optim.Adam``;
-  Jacobians by ``torch.func.jacrev`` and ``torch.autograd.functional.jacobian``; `to_torch_model`
-  converts the weights. torch is imported lazily.
+- ``torch``: ``torch.nn.LSTM(bidirectional=True, batch_first=True)``, the same head
+  (``nn.Dropout`` in train mode; ``F.ctc_loss`` for CTC), ``torch.optim.Adam``; Jacobians by
+  ``torch.func.jacrev`` and ``torch.autograd.functional.jacobian``; `to_torch_model` converts the
+  weights. torch is imported lazily.
+
+Every row starts from the same weights. Dropout draws its own masks in each library (emojax and
+Flax a fresh key per step), so losses agree across libraries only with ``Problem.dropout = 0``.
 
 The ``ctc`` case (`CTC`): the mean CTC loss over the batch and its gradient w.r.t. the logits,
 log-softmax included: ``emojax`` (`emojax.nn.ctc.ctc_loss_batch`), ``optax``
@@ -19,6 +28,7 @@ log-softmax included: ``emojax`` (`emojax.nn.ctc.ctc_loss_batch`), ``optax``
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import os
 from collections.abc import Callable
@@ -30,6 +40,7 @@ import optax
 
 from emojax.analysis import jacobian as jac
 from emojax.nn.ctc import ctc_loss_batch
+from emojax.train.losses import ctc as ctc_loss
 from emojax.train.losses import seq_cross_entropy, step_cross_entropy
 from emojax.train.step import make_steps
 
@@ -40,22 +51,41 @@ LR = 1e-3                 # Adam learning rate, the same in every implementation
 
 
 # ----------------------------------------------------------------------------- emojax
+def _dropout_keys(pb: Problem) -> Callable[[], jax.Array]:
+    """The JAX rows' PRNG key per call: a fresh one per step when the Problem has dropout (as a
+    training loop draws one; the same small dispatch in emojax and Flax), else one fixed key."""
+    key, n = jax.random.PRNGKey(0), [0]
+    if not pb.dropout:
+        return lambda: key
+
+    def fresh():
+        n[0] += 1
+        return jax.random.fold_in(key, n[0])
+    return fresh
+
+
 def emojax_train(pb: Problem) -> Callable[[], Any]:
+    """`make_steps` on ``pb.apply`` with the head's loss: `step_cross_entropy` (``"frame"``),
+    `seq_cross_entropy` (``"mean"``, ``"attention"``: make_steps hands Mirsamadi's model a dropout
+    key) or `emojax.train.losses.ctc` (``"ctc"``, blank last)."""
     d = pb.data
     params = jax.tree.map(jnp.asarray, d["params"])
     opt = optax.adam(LR)
     state = [params, opt.init(params)]
     xs, ys, mask = (jnp.asarray(d[k]) for k in ("xs", "ys", "mask"))
-    key = jax.random.PRNGKey(0)
     if pb.head == "frame":                       # a label per step
         loss_fn, batch = step_cross_entropy, {"x": xs, "y_step": ys, "mask": mask}
+    elif pb.head == "ctc":                       # a one-label target sequence per utterance
+        loss_fn = functools.partial(ctc_loss, blank=pb.blank, zero_infinity=True)
+        batch = {"x": xs, "mask": mask, "labels": ys[:, None],
+                 "label_mask": jnp.ones((pb.batch, 1), bool)}
     else:                                        # a label per sequence
         loss_fn, batch = seq_cross_entropy, {"x": xs, "y_seq": ys, "mask": mask}
-    step, _ = make_steps(pb.model.apply, loss_fn, opt)
-    call = lambda p, o: step(p, o, key, batch)
+    step, _ = make_steps(pb.apply, loss_fn, opt)
+    next_key = _dropout_keys(pb)
 
     def run():
-        p, o, loss = call(*state)
+        p, o, loss = step(*state, next_key(), batch)
         state[:] = [p, o]
         return jax.block_until_ready((p, o, loss))[2]
     return run
@@ -66,7 +96,7 @@ def emojax_jacobian(mode: str) -> Callable[[Problem], Callable[[], Any]]:
         d = pb.data
         params = jax.tree.map(jnp.asarray, d["params"])
         xs, mask = jnp.asarray(d["xs"]), jnp.asarray(d["mask"])
-        apply = pb.model.apply                   # a module-level function: hashable, jit-static
+        apply = pb.apply                         # a module-level function: hashable, jit-static
         if pb.single:
             f = lambda: jac.sequential_jacobian(apply, params, xs[0], mask[0], mode=mode)
         else:
@@ -80,14 +110,18 @@ def _flax_module(pb: Problem):
     import flax.linen as nn
 
     class FlaxBLSTM(nn.Module):
-        """``nn.Bidirectional`` of two ``nn.RNN(nn.OptimizedLSTMCell)`` per layer, dense head."""
+        """``nn.Bidirectional`` of two ``nn.RNN(nn.OptimizedLSTMCell)`` per layer, then the head:
+        ``"frame"`` / ``"ctc"``: ``nn.Dense`` per frame; ``"mean"``: mean over the valid frames;
+        ``"attention"``: α = softmax over valid frames of u·y_t (``att_u``), z = Σ α_t y_t,
+        ``nn.Dropout`` on z (``train=True`` with a ``"dropout"`` rng); then ``nn.Dense``."""
         hidden: int
         layers: int
-        classes: int
+        outputs: int
         head: str
+        dropout: float
 
         @nn.compact
-        def __call__(self, xs, mask):                                  # (B, T, F), (B, T)
+        def __call__(self, xs, mask, train: bool = False):               # (B, T, F), (B, T)
             lengths = mask.sum(-1)
             h = xs
             for layer in range(self.layers):
@@ -98,14 +132,27 @@ def _flax_module(pb: Problem):
             if self.head == "mean":
                 m = mask.astype(h.dtype)[..., None]
                 h = (h * m).sum(1) / jnp.maximum(m.sum(1), 1.0)          # (B, 2H)
-            return nn.Dense(self.classes, name="out")(h)
+            elif self.head == "attention":
+                u = self.param("att_u", nn.initializers.zeros, (h.shape[-1],))
+                alpha = jax.nn.softmax(jnp.where(mask, h @ u, -jnp.inf), axis=-1)   # (B, T)
+                h = jnp.einsum("bt,btd->bd", alpha, h)                   # (B, T, 2H) -> (B, 2H)
+                h = nn.Dropout(self.dropout, deterministic=not train)(h)
+            return nn.Dense(self.outputs, name="out")(h)
 
-    return FlaxBLSTM(pb.hidden, pb.layers, pb.classes, pb.head)
+    return FlaxBLSTM(pb.hidden, pb.layers, pb.outputs, pb.head, pb.dropout)
 
 
 def to_flax_params(params: dict) -> dict:
-    """emojax weights (``w_x (F, 4H)``, ``w_h``, ``b``; gates i, f, g, o) in Flax's per-gate layout."""
+    """emojax weights (``w_x (F, 4H)``, ``w_h``, ``b``; gates i, f, g, o) in Flax's per-gate layout;
+    the dense head as ``out``, Mirsamadi's attention vector ``att.u`` as ``att_u``."""
+    if params.get("lld"):
+        raise ValueError("the bench's Flax model has no LLD layers (hand-crafted LLDs only)")
     out = {"out": {"kernel": params["out"]["w"], "bias": params["out"]["b"]}}
+    if "att" in params:
+        if set(params["att"]) != {"u"}:
+            raise ValueError(f"attention params {sorted(params['att'])}: only the linear score "
+                             "(u) is converted")
+        out["att_u"] = params["att"]["u"]
     for layer, p in enumerate(params["blstm"]):
         for direction in ("fwd", "bwd"):
             q = p[direction]
@@ -120,29 +167,37 @@ def to_flax_params(params: dict) -> dict:
 
 
 def flax_train(pb: Problem) -> Callable[[], Any]:
+    """A jitted ``value_and_grad`` + ``optax.adam`` step; the head's loss: masked cross-entropy per
+    step (``"frame"``), cross-entropy per sequence (``"mean"``, ``"attention"``) or
+    ``optax.ctc_loss`` (``"ctc"``, ``blank_id`` last, mean over the batch)."""
     model = _flax_module(pb)
     d = pb.data
     params = to_flax_params(d["params"])
     opt = optax.adam(LR)
     state = [params, opt.init(params)]
     xs, ys, mask = (jnp.asarray(d[k]) for k in ("xs", "ys", "mask"))
+    next_key = _dropout_keys(pb)
 
-    def loss_fn(params, xs, ys, mask):
-        logits = model.apply(params, xs, mask)
+    def loss_fn(params, key, xs, ys, mask):
+        logits = model.apply(params, xs, mask, train=True, rngs={"dropout": key})
+        if pb.head == "ctc":                                   # (B, T, K + 1); labels (B, 1)
+            pads = 1.0 - mask.astype(logits.dtype)
+            return optax.ctc_loss(logits, pads, ys[:, None], jnp.zeros((pb.batch, 1)),
+                                  blank_id=pb.blank).mean()
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, ys)
-        if pb.head == "mean":
+        if pb.head != "frame":
             return ce.mean()
         m = mask.astype(ce.dtype)
         return (ce * m).sum() / jnp.maximum(m.sum(), 1.0)
 
     @jax.jit
-    def step(params, opt_state, xs, ys, mask):
-        loss, grads = jax.value_and_grad(loss_fn)(params, xs, ys, mask)
+    def step(params, opt_state, key, xs, ys, mask):
+        loss, grads = jax.value_and_grad(loss_fn)(params, key, xs, ys, mask)
         updates, opt_state = opt.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
     def run():
-        p, o, loss = step(*state, xs, ys, mask)
+        p, o, loss = step(*state, next_key(), xs, ys, mask)
         state[:] = [p, o]
         return jax.block_until_ready((p, o, loss))[2]
     return run
@@ -168,7 +223,7 @@ def to_torch_model(pb: Problem):
     params = pb.data["params"]
     lstm = torch.nn.LSTM(pb.feats, pb.hidden, num_layers=pb.layers, bidirectional=True,
                          batch_first=True)
-    lin = torch.nn.Linear(2 * pb.hidden, pb.classes)
+    lin = torch.nn.Linear(2 * pb.hidden, pb.outputs)
     with torch.no_grad():
         for layer, p in enumerate(params["blstm"]):
             for direction, suffix in (("fwd", ""), ("bwd", "_reverse")):
@@ -184,27 +239,48 @@ def to_torch_model(pb: Problem):
 
 
 def torch_train(pb: Problem) -> Callable[[], Any]:
+    """``nn.LSTM`` + the head + ``torch.optim.Adam``: ``F.cross_entropy`` per step (``"frame"``) or
+    per sequence (``"mean"``; ``"attention"``: u·y_t softmax pooling, then ``nn.Dropout`` on z in
+    train mode), ``F.ctc_loss`` on ``log_softmax`` in the (T, B, K + 1) layout (``"ctc"``, blank
+    last, ``zero_infinity``, mean over the batch)."""
     torch = import_torch()
+    F = torch.nn.functional
     lstm, lin, dev = to_torch_model(pb)
     d = pb.data
     xs = torch.tensor(d["xs"], device=dev)
     ys = torch.tensor(d["ys"], dtype=torch.long, device=dev)
-    mask = torch.tensor(d["mask"], dtype=torch.float32, device=dev)
-    opt = torch.optim.Adam(list(lstm.parameters()) + list(lin.parameters()), lr=LR)
+    valid = torch.tensor(d["mask"], device=dev)                          # (B, T) bool
+    mask = valid.float()
+    weights = list(lstm.parameters()) + list(lin.parameters())
+    if pb.head == "attention":
+        u = torch.nn.Parameter(torch.tensor(d["params"]["att"]["u"], device=dev))   # (2H,)
+        weights.append(u)
+        drop = torch.nn.Dropout(pb.dropout).to(dev).train()
+    if pb.head == "ctc":
+        lengths = valid.sum(1)                                            # (B,) frames
+        label_lengths = torch.ones(pb.batch, dtype=torch.long, device=dev)
+    opt = torch.optim.Adam(weights, lr=LR)
     sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
+
+    def loss_of(h):                                                       # h (B, T, 2H)
+        if pb.head == "mean":
+            m = mask[..., None]
+            return F.cross_entropy(lin((h * m).sum(1) / m.sum(1).clamp(min=1.0)), ys)
+        if pb.head == "attention":
+            alpha = torch.softmax((h @ u).masked_fill(~valid, float("-inf")), dim=1)   # (B, T)
+            z = (alpha[..., None] * h).sum(1)                             # (B, 2H)
+            return F.cross_entropy(lin(drop(z)), ys)
+        if pb.head == "ctc":
+            lp = F.log_softmax(lin(h), dim=-1).transpose(0, 1)           # (T, B, K + 1)
+            return F.ctc_loss(lp, ys[:, None], lengths, label_lengths, blank=pb.blank,
+                              reduction="none", zero_infinity=True).mean()
+        ce = F.cross_entropy(lin(h).reshape(-1, pb.outputs), ys.reshape(-1), reduction="none")
+        m = mask.reshape(-1)
+        return (ce * m).sum() / m.sum().clamp(min=1.0)
 
     def run():
         opt.zero_grad(set_to_none=True)
-        h = lstm(xs)[0]                                                   # (B, T, 2H)
-        if pb.head == "mean":
-            m = mask[..., None]
-            loss = torch.nn.functional.cross_entropy(lin((h * m).sum(1) / m.sum(1).clamp(min=1.0)), ys)
-        else:
-            logits = lin(h)
-            ce = torch.nn.functional.cross_entropy(logits.reshape(-1, pb.classes), ys.reshape(-1),
-                                                   reduction="none")
-            m = mask.reshape(-1)
-            loss = (ce * m).sum() / m.sum().clamp(min=1.0)
+        loss = loss_of(lstm(xs)[0])
         loss.backward()
         opt.step()
         sync()

@@ -106,7 +106,8 @@ def to_markdown(doc: dict) -> str:
              f"across the rows of a case in {meta.get('rounds', 1)} rounds, after "
              f"{meta['warmups']} warm-ups; compile = the first call. All sequences are full length "
              "(mask all true); torch runs padded batches without packing. GFLOP/s counts the LSTM "
-             "matmuls only (2·F·4H + 2·H·4H per step, direction and layer, ×3 for a train step). "
+             "matmuls only (2·F·4H + 2·H·4H per step, direction and layer, ×3 for a train step; "
+             "heads and Adam not counted). "
              "'emojax ×' = this row's median / emojax's median (>1: emojax is faster)."
              + (" 'other' = cores kept busy by other processes while the case ran."
                 if meta["device"] == "cpu" else "")]

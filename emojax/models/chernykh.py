@@ -14,8 +14,8 @@ first) -> one dense layer -> K logits. The paper's one-label model ignored the r
 last state is the one after the zero padding): `fix_length(..., keep_length=False)` reproduces that
 by making the padding part of the sequence.
 
-The paper's figures give no layer widths; emojax uses 128 cells per direction (the same as the
-bench's stand-in and Mirsamadi's BLSTM) — a setting, `ModelConfig.hidden`.
+The paper's figures give no layer widths; emojax uses 128 cells per direction (as Mirsamadi's
+BLSTM) — a setting, `ModelConfig.hidden`.
 """
 from __future__ import annotations
 
