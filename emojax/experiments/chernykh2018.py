@@ -155,7 +155,7 @@ def run_fold(fc, idx, y, names, part: dict, cfg: Config, classifiers, ckpt_dir: 
     the fold's normalised frames, `prepare_fold`, when the caller keeps them between models)."""
     import jax
 
-    from emojax.experiments.framelevel import predict, score, train
+    from emojax.experiments.framelevel import fold_base, predict, score, train
     from emojax.models import chernykh as model
     from emojax.nn import decoding
     from emojax.train.checkpoint import save_params
@@ -164,10 +164,7 @@ def run_fold(fc, idx, y, names, part: dict, cfg: Config, classifiers, ckpt_dir: 
     prep = prep or prepare_fold(fc, idx, y, part, cfg)
     test = prep["where"]["test"]
     y_test = y[test]
-    base = {"fold": part["fold"], "test": part["test"], "val_speakers": part["validation_speakers"],
-            "n_train": int(prep["where"]["train"].size), "n_val": int(prep["where"]["val"].size),
-            "n_test": int(test.size), "classes": names,
-            "utterance_id": fc.corpus.utterance_id[idx][test].tolist(), "truth": y_test.tolist()}
+    base = fold_base(part, prep["where"], fc.corpus, idx, y, names)
     width = fc.frames[SET][0].shape[1]
     rng = np.random.default_rng(cfg.seed + part["fold"])
     examples = sorted(rng.choice(test.size, min(cfg.examples, test.size), replace=False).tolist())

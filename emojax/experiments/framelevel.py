@@ -129,6 +129,16 @@ def predict(apply, loss_fn, cfg, params, items: list, width: int) -> list[np.nda
     return evaluate(apply, loss_fn, cfg, params, [items], width)[1][0]
 
 
+def fold_base(part: dict, where: dict, corpus, idx, y, names) -> dict:
+    """What every record of a fold carries: the fold, its speakers and sizes, the test utterances
+    and their true classes (`where`: positions in `idx` of the train / val / test utterances)."""
+    test = where["test"]
+    return {"fold": part["fold"], "test": part["test"], "val_speakers": part["validation_speakers"],
+            "n_train": int(where["train"].size), "n_val": int(where["val"].size),
+            "n_test": int(test.size), "classes": list(names),
+            "utterance_id": corpus.utterance_id[idx][test].tolist(), "truth": y[test].tolist()}
+
+
 def score(y_true, y_pred, n_classes: int) -> dict:
     """WA, UA, macro-F1 and the confusion matrix (rows: truth)."""
     from emojax.train.metrics import confusion, scores

@@ -198,7 +198,7 @@ def run_fold(fc, idx, y, names, part: dict, cfg: Config, keys: list[str], ckpt_d
     normalised frames, `prepare_fold`, when the caller keeps them between models)."""
     import jax
 
-    from emojax.experiments.framelevel import predict, score, train
+    from emojax.experiments.framelevel import fold_base, predict, score, train
     from emojax.models import mirsamadi as model
     from emojax.train.checkpoint import save_params
     from emojax.train.losses import seq_cross_entropy, step_cross_entropy
@@ -209,10 +209,7 @@ def run_fold(fc, idx, y, names, part: dict, cfg: Config, keys: list[str], ckpt_d
         prep = prepare_fold(fc, idx, y, names, part, cfg, kinds)
     test = prep["where"]["test"]
     y_test = y[test]
-    base = {"fold": part["fold"], "test": part["test"], "val_speakers": part["validation_speakers"],
-            "n_train": int(prep["where"]["train"].size), "n_val": int(prep["where"]["val"].size),
-            "n_test": int(test.size), "classes": names,
-            "utterance_id": fc.corpus.utterance_id[idx][test].tolist(), "truth": y_test.tolist()}
+    base = fold_base(part, prep["where"], fc.corpus, idx, y, names)
     rng = np.random.default_rng(cfg.seed + part["fold"])
     examples = sorted(rng.choice(test.size, min(cfg.examples, test.size), replace=False).tolist())
     for key, (table, kind, variant) in zip(keys, todo):
