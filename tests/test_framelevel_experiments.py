@@ -2,12 +2,26 @@
 2018 (Table 1, both decoders, Table 2 from the votes, figures) and Mirsamadi 2017 (Tables 2-3,
 attention weights on the planted segments, figures); a rerun reuses every finished model."""
 import json
+import pathlib
+import subprocess
+import sys
 
 import pytest
 
 from emojax import cli
 from emojax.data import render
 from emojax.data.synthetic import SyntheticParams
+
+
+CHECK = pathlib.Path(__file__).resolve().parents[2] / "shared" / "tools" / "check_records.py"
+
+
+def check_records(results):
+    """shared/tools/check_records.py accepts the records (where the checker is beside the repo)."""
+    if CHECK.is_file():
+        out = subprocess.run([sys.executable, str(CHECK), str(results)], capture_output=True,
+                             text=True)
+        assert out.returncode == 0, out.stdout + out.stderr
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +53,7 @@ def test_chernykh2018_quick(tree, tmp_path, capsys):
     assert "frame outputs depend on" in out
     for f in ("fig4_posteriors.png", "fig6_confusion.png", "fig6b_dissent.png", "run.json"):
         assert (wd / "results" / f).is_file(), f
+    check_records(wd / "results")
     assert cli.main(args) == 0                                   # everything reused
     meta = json.loads((wd / "results" / "run.json").read_text())
     assert meta["pieces"]["computed"] == 0 and meta["pieces"]["reused"] == 8
@@ -62,3 +77,4 @@ def test_mirsamadi2017_quick(tree, tmp_path, capsys):
     assert {(r["classifier"], r["stats"]) for r in t2["records"]} == {("dnn", "full"), ("svm", "full")}
     for f in ("fig2_attention.png", "fig_confusion_attention.png"):
         assert (wd / "results" / f).is_file(), f
+    check_records(wd / "results")

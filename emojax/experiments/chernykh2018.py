@@ -343,7 +343,7 @@ def paper_records() -> list[dict]:
     out = []
     for clf, (wa, ua) in PAPER_TABLE_1.items():
         for m, v in (("wa", wa), ("ua", ua)):
-            out.append({"task": "emotion4", "classifier": clf, "metric": m, "mean": v, "std": None,
+            out.append({"task": "emotion4", "classifier": clf, "metric": m, "mean": v,
                         "folds": [], "label_set": "ang_exc_neu_sad", "source": "paper"})
     return out
 

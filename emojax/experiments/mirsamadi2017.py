@@ -422,10 +422,10 @@ def records_of(folds: list[dict], cfg: Config) -> dict[str, list[dict]]:
 
 def paper_records() -> dict[str, list[dict]]:
     t2 = [{"task": "emotion4", "features": f, "classifier": c, "stats": s, "metric": m, "mean": v,
-           "std": None, "folds": [], "source": "paper"}
+           "folds": [], "source": "paper"}
           for (f, c, s), (wa, ua) in PAPER_TABLE_2.items() for m, v in (("wa", wa), ("ua", ua))]
     t3 = [{"task": "emotion4", "features": f, "classifier": p, "pooling": p, "metric": m, "mean": v,
-           "std": None, "folds": [], "source": "paper"}
+           "folds": [], "source": "paper"}
           for (f, p), (wa, ua) in PAPER_TABLE_3.items() for m, v in (("wa", wa), ("ua", ua))]
     return {"table2": t2, "table3": t3}
 
