@@ -288,6 +288,8 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
                           protocol=FL.PROTOCOL_NAMES[cfg.protocol], seconds_per_fold=timing,
                           extraction=fc.extraction,
                           integrity={k: fc.integrity.get(k) for k in ("ok", "found", "documented")})
+        # a rerun that reuses finished models: their compute seconds from the runs that made them
+        meta["wall_s_total"] = round(meta["wall_s"] + stats["reused_s"], 1)
         meta["frame_context"] = frame_context(wd, folds, fc, idx, y, names, cfg, progress)
         doc = write_tables(wd.results, folds, meta, cfg, fc, idx, y, names)
         if publish is not None:
@@ -437,6 +439,7 @@ def _cell(r) -> str:
 
 
 def table1_markdown(doc: dict, cfg: Config) -> str:
+    from emojax.experiments import framelevel as FL
     m = doc["meta"]
     by = {(r["classifier"], r.get("decoder"), r["metric"]): r for r in doc["records"]}
     lines = ["# Chernykh & Prikhodko 2018, Table 1", "",
@@ -463,7 +466,7 @@ def table1_markdown(doc: dict, cfg: Config) -> str:
                   f"{th['past']:.1f} past and {th['future']:.1f} future frames ({th['past_ms']:.0f} / "
                   f"{th['future_ms']:.0f} ms; mean over the valid frames of {fc['utterances']} test "
                   f"utterances of fold {fc['fold']}, {fc['mean_frames']} frames long on average)."]
-    lines += ["", f"Full run: {m['wall_s'] / 60:.1f} min; mean seconds per fold and model: "
+    lines += ["", f"Full run: {FL.run_minutes(m)}; mean seconds per fold and model: "
               + ", ".join(f"{k} {v}" for k, v in m["seconds_per_fold"].items()) + "."]
     return "\n".join(lines) + "\n"
 
