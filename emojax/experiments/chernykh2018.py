@@ -417,9 +417,15 @@ def write_tables(res: Path, folds: list[dict], meta: dict, cfg: Config, fc, idx,
     recs = table1_records(folds, cfg)
     conf = {c: FL.pooled_confusion([r for r in folds if r["classifier"] == c])
             for c in cfg.classifiers}
-    doc = {"meta": meta, "records": recs, "paper": paper_records(), "confusion": conf}
+    ctc = {"classifier": "ctc", "decoder": cfg.decoders[0]} if cfg.decoders else None
+    pairs = [(ctc, {"classifier": "framewise_rf"}), (ctc, {"classifier": "one_label"}),
+             ({"classifier": "one_label"}, {"classifier": "framewise_rf"}),
+             ({"classifier": "framewise_rf"}, {"classifier": "dummy"})]
+    tests = FL.paired(recs, [(a, b) for a, b in pairs if a is not None])
+    doc = {"meta": meta, "records": recs, "paper": paper_records(), "confusion": conf,
+           "tests": tests}
     write_atomic(res / "table1.json", R.records_json(meta, recs, paper=doc["paper"],
-                                                     confusion=conf))
+                                                     confusion=conf, tests=tests))
     write_atomic(res / "table1.md", table1_markdown(doc, cfg))
     es = error_structure(folds, fc, idx, y, names)
     if es:
@@ -459,6 +465,8 @@ def table1_markdown(doc: dict, cfg: Config) -> str:
                          f"{100 * pu:.0f} |")
     pw, pu = PAPER_TABLE_1["human"]
     lines.append(f"| Human (the paper's listeners) | — | — | — | — | {100 * pw:.0f} | {100 * pu:.0f} |")
+    if doc.get("tests"):
+        lines += ["", "Paired over folds:", *FL.tests_markdown(doc["tests"])]
     fc = m.get("frame_context") or {}
     th = (fc.get("thetas") or {}).get("0.03")
     if th:
@@ -546,14 +554,13 @@ def readme_section(results: Path) -> list[str]:
     path = base / "table1.json"
     if not path.is_file():
         return []
+    from emojax import config as C
     doc = json.loads(path.read_text())
-    cfg = Config(**{k: v for k, v in doc["meta"]["config"].items()
-                    if k in ("label_set", "protocol", "classifiers", "decoders")
-                    and not isinstance(v, dict)} | {"classifiers": tuple(doc["meta"]["config"]["classifiers"]),
-                                                    "decoders": tuple(doc["meta"]["config"]["decoders"])})
+    cfg = C.override(Config(), doc["meta"]["config"])
     md = table1_markdown(doc, cfg).splitlines()
     lines = ["### Chernykh & Prikhodko 2018 (`emojax reproduce chernykh2018`)", "", *md[2:], ""]
     t2 = base / "table2.md"
     if t2.is_file():
-        lines += t2.read_text().splitlines()[2:] + [""]
+        md2 = t2.read_text().splitlines()
+        lines += [f"**{md2[0][2:]}**", "", *md2[2:], ""]
     return lines

@@ -176,3 +176,34 @@ def run_minutes(m: dict) -> str:
     if total - wall < 1:
         return f"{wall / 60:.1f} min"
     return f"{total / 60:.1f} min ({wall / 60:.1f} min in the last run, which reused finished models)"
+
+
+def paired(records: list[dict], pairs, metric: str = "ua", **keys) -> list[dict]:
+    """Paired t-tests over folds (`emojax.analysis.stats.paired_test`) between summary records
+    (`summarise`) of the same `metric`: each pair is two dicts of identifying keys, e.g.
+    ``({"classifier": "ctc", "decoder": "best_path"}, {"classifier": "framewise_rf"})``."""
+    from emojax.analysis.stats import paired_test
+
+    def find(sel):
+        hits = [r for r in records if r["metric"] == metric
+                and all(r.get(k) == v for k, v in {**keys, **sel}.items())]
+        return hits[0] if len(hits) == 1 else None
+    out = []
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra is None or rb is None or len(ra["folds"]) != len(rb["folds"]):
+            continue
+        name = lambda sel: "/".join(str(v) for v in sel.values())  # noqa: E731
+        out.append({"task": ra["task"], "a": name(a), "b": name(b), "metric": metric, **keys,
+                    **paired_test(ra["folds"], rb["folds"]),
+                    "wins": int(sum(x > y for x, y in zip(ra["folds"], rb["folds"]))),
+                    "folds": len(ra["folds"])})
+    return out
+
+
+def tests_markdown(tests: list[dict]) -> list[str]:
+    """One line per paired test: ``a > b in w of n folds, t = .., p = ..``."""
+    return [f"- {t['a']} vs {t['b']} ({t['metric'].upper()}"
+            + "".join(f", {k} {t[k]}" for k in ("features",) if k in t)
+            + f"): higher in {t['wins']} of {t['folds']} folds, paired t = {t['t']:.2f}, "
+            f"p = {t['p']:.3f}" for t in tests]

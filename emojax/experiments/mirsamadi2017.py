@@ -461,6 +461,9 @@ def table2_markdown(doc: dict) -> str:
         lines.append(f"| {'raw spectral' if f == 'spectral' else 'emotion LLDs'} | {c.upper()} | "
                      f"{STAT_NAMES[s]} | {_cell(by[f, c, s, 'wa'])} | {_cell(by[f, c, s, 'ua'])} | "
                      f"{_cell(by[f, c, s, 'f1'])} | {100 * pw:.1f} | {100 * pu:.1f} |")
+    if doc.get("tests"):
+        from emojax.experiments import framelevel as FL
+        lines += ["", "Paired over folds:", *FL.tests_markdown(doc["tests"])]
     return "\n".join(lines) + "\n"
 
 
@@ -482,6 +485,8 @@ def table3_markdown(doc: dict) -> str:
             lines.append(f"| {'raw spectral' if f == 'spectral' else 'emotion LLDs'} | "
                          f"{POOLING_NAMES[p]} | {_cell(by[f, p, 'wa'])} | {_cell(by[f, p, 'ua'])} | "
                          f"{_cell(by[f, p, 'f1'])} | {paper} |")
+    if doc.get("tests"):
+        lines += ["", "Paired over folds:", *FL.tests_markdown(doc["tests"])]
     att = m.get("attention_on_segments") or {}
     for f, s in att.items():
         if s.get("n"):
@@ -529,8 +534,17 @@ def write_tables(res: Path, folds: list[dict], meta: dict, cfg: Config, fc, name
     for t in ("table2", "table3"):
         if not recs[t]:
             continue
-        docs[t] = {"meta": meta, "records": recs[t], "paper": paper[t]}
-        write_atomic(res / f"{t}.json", R.records_json(meta, recs[t], paper=paper[t],
+        if t == "table3":
+            pairs = [({"pooling": "attention"}, {"pooling": "mean"}),
+                     ({"pooling": "mean"}, {"pooling": "final_frame"}),
+                     ({"pooling": "mean"}, {"pooling": "framewise"})]
+            tests = [x for f in cfg.features for x in FL.paired(recs[t], pairs, features=f)]
+        else:
+            pairs = [({"classifier": "dnn", "stats": s}, {"classifier": "svm", "stats": s})
+                     for s in cfg.table2]
+            tests = FL.paired(recs[t], pairs)
+        docs[t] = {"meta": meta, "records": recs[t], "paper": paper[t], "tests": tests}
+        write_atomic(res / f"{t}.json", R.records_json(meta, recs[t], paper=paper[t], tests=tests,
                                                        confusion={k: v for k, v in conf.items()}))
         write_atomic(res / f"{t}.md", (table2_markdown if t == "table2" else table3_markdown)(docs[t]))
     write_atomic(res / "run.json", json.dumps(meta, indent=2, default=str) + "\n")
