@@ -25,12 +25,13 @@ def _bench(results: Path) -> list[str]:
         out += [f"**Speed, `{meta['device']}`** ({meta.get('device_description', '')}; `emojax bench` "
                 f"run {when}; details in `results/bench/{path.stem}.md`). Median ms; in brackets "
                 "emojax's speed-up over that row (> 1: emojax faster).", "",
-                "| case | emojax | flax | torch | torch_autograd | emojax_jacfwd |", "|---|---|---|---|---|---|"]
+                "| case | emojax | flax | optax | torch | torch_autograd | emojax_jacfwd |",
+                "|---|---|---|---|---|---|---|"]
         for case in cases:
             rows = {r["impl"]: r for r in recs if r["case"] == case}
             base = rows["emojax"]["median_ms"]
             cells = []
-            for impl in ("emojax", "flax", "torch", "torch_autograd", "emojax_jacfwd"):
+            for impl in ("emojax", "flax", "optax", "torch", "torch_autograd", "emojax_jacfwd"):
                 r = rows.get(impl)
                 cells.append("—" if r is None else f"{r['median_ms']:.3g}" if impl == "emojax"
                              else f"{r['median_ms']:.3g} ({r['median_ms'] / base:.2f})")
