@@ -7,7 +7,7 @@ Fig. 2 (attention weights over the waveform).
   emojax reproduce mirsamadi2017 --corpus iemocap:PATH    # a user's IEMOCAP_full_release
 
 Writes WORKDIR/results/table2.{json,md}, table3.{json,md}, fig2_attention.png,
-fig_confusion_attention.png, attention.json and run.json; the full default run publishes them to
+fig_confusion_attention.png and run.json (with the frame context); the full default run publishes them to
 results/mirsamadi2017/.
 
 Protocol:
@@ -28,9 +28,9 @@ Protocol:
 - SVM: RBF kernel, class-balanced costs, on the same statistics of the LLDs as the DNN pools
   (mean; mean, min, max; full = mean, std, min, max, range, skewness, kurtosis: Table 2's footnote).
 
-Size. The default run fits 30 minutes on this project's 2-core CPU VM as measured on 2026-12-02,
+Size. The default run fits 30 minutes (26.2 measured) on this project's 2-core CPU VM as measured on 2026-12-02,
 when its f32 matmul peak was ~120 GFLOP/s (a quarter of the 440 measured on 2026-11-23): the
-corpus is smaller than the other experiments' (scale 0.06: ~630 utterances, ~350 of the four
+corpus is smaller than the other experiments' (scale 0.06: 714 utterances, 390 of the four
 classes), and Table 3 has the LLD rows only. ``--set features=[spectral,lld]`` adds the raw-spectrum
 rows of Table 3 (each model ~3x an LLD model: ~90 more minutes on that machine), and
 ``--corpus synthetic:scale=0.2`` a corpus of the others' size.
