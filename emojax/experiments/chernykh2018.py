@@ -290,14 +290,14 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
                           integrity={k: fc.integrity.get(k) for k in ("ok", "found", "documented")})
         # a rerun that reuses finished models: their compute seconds from the runs that made them
         meta["wall_s_total"] = round(meta["wall_s"] + stats["reused_s"], 1)
-        meta["frame_context"] = frame_context(wd, folds, fc, idx, y, names, cfg, progress)
+        meta["frame_context"] = frame_context(wd, folds, fc, idx, y, names, parts, cfg)
         doc = write_tables(wd.results, folds, meta, cfg, fc, idx, y, names)
         if publish is not None:
             R.publish(wd.results, publish)
     return doc
 
 
-def frame_context(wd, folds, fc, idx, y, names, cfg: Config, progress: bool) -> dict:
+def frame_context(wd, folds, fc, idx, y, names, parts, cfg: Config) -> dict:
     """Beyond the paper: the CTC model's frame context (`emojax.experiments.frame_context`) on the
     first fold's test utterances, from its checkpoint; {} without a CTC model."""
     import jax
@@ -312,7 +312,7 @@ def frame_context(wd, folds, fc, idx, y, names, cfg: Config, progress: bool) -> 
     like = model.init_from(cfg.model, jax.random.PRNGKey(0), fc.frames[SET][0].shape[1],
                            len(names), "ctc")
     params = load_params(wd.checkpoint(rec["checkpoints"][0]), like)
-    part = next(p for p in FL_parts(fc, cfg) if p["fold"] == rec["fold"])
+    part = next(p for p in parts if p["fold"] == rec["fold"])
     prep = prepare_fold(fc, idx, y, part, cfg)
     test = prep["where"]["test"][:CONTEXT_UTTERANCES]
     xs = [fix_length(prep["z"][j], cfg.model.frames) for j in test]
@@ -321,11 +321,6 @@ def frame_context(wd, folds, fc, idx, y, names, cfg: Config, progress: bool) -> 
     return {"model": "ctc", "fold": rec["fold"], "utterances": len(xs), "hop_s": hop,
             "mean_frames": round(float(np.mean([len(x) for x in xs])), 1),
             "thetas": {str(k): v for k, v in out.items()}}
-
-
-def FL_parts(fc, cfg: Config):
-    from emojax.experiments import framelevel as FL
-    return FL.fold_parts(fc.corpus, cfg.protocol, cfg.max_folds)
 
 
 def table1_records(folds: list[dict], cfg: Config) -> list[dict]:

@@ -185,7 +185,6 @@ def attention_weights(apply, params, items: list[dict], width: int, cfg: TrainCo
 
     from emojax.data.batching import pad_batch
     run = jax.jit(lambda p, x, m: apply(p, x, m)[1]["alpha"])
-    out = []
     order = np.argsort([len(it["x"]) for it in items], kind="stable")
     back = [None] * len(items)
     B = cfg.batch_size
@@ -195,8 +194,7 @@ def attention_weights(apply, params, items: list[dict], width: int, cfg: TrainCo
         alpha = np.asarray(run(params, b["x"], b["mask"]))
         for r, j in enumerate(order[i:i + B]):
             back[j] = alpha[r, :len(items[j]["x"])]
-    out = back
-    return out
+    return back
 
 
 def run_fold(fc, idx, y, names, part: dict, cfg: Config, keys: list[str], ckpt_dir, progress=None,
@@ -253,9 +251,8 @@ def run_fold(fc, idx, y, names, part: dict, cfg: Config, keys: list[str], ckpt_d
             test_items = _items(prep, kind, "test", framewise)
             outputs = predict(apply, loss, cfg.train, params, test_items, width)
             if framewise:          # the mean of the frames' posteriors (host-side: no compile per length)
-                post = [np.mean(np.exp(o - o.max(-1, keepdims=True))
-                                / np.exp(o - o.max(-1, keepdims=True)).sum(-1, keepdims=True), 0)
-                        for o in map(np.asarray, outputs)]
+                from scipy.special import softmax
+                post = [softmax(np.asarray(o), -1).mean(0) for o in outputs]
             else:
                 post = outputs
             pred = np.array([int(np.argmax(p)) for p in post])
