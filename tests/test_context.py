@@ -146,3 +146,34 @@ def test_context_records():
     # short sequences only: no ge10 record rather than a NaN one
     short = C.context_records([geometric(5)], task="valence3", condition="shuffled", thetas=[0.03])
     assert {r["position"] for r in short} == {0, 1, 2, 3, 4, "all"}
+
+
+def test_step_counts_agree_with_the_threshold_curve():
+    rng = np.random.default_rng(0)
+    mats = [geometric(T, lam) * rng.uniform(0.9, 1.1, (T, T)) for T, lam in ((25, 0.6), (14, 0.8), (8, 0.5))]
+    c = C.step_counts(mats, 0.03)
+    th = C.context_vs_threshold(mats, [0.03])
+    assert c[2, 2] == 0                                   # 8 steps: none with 10 predecessors
+    np.testing.assert_allclose(c[:, 0].sum() / c[:, 2].sum(), th["past_ge"][0])
+    np.testing.assert_allclose(c[:, 1].sum() / c[:, 2].sum(), th["future_ge"][0])
+
+
+def test_context_interval_covers_and_shrinks():
+    """Sequences whose true mean count is 5: the 95 % interval covers 5 in most of 200 repeats, and
+    it is wider when training seeds disagree than when they agree."""
+    rng = np.random.default_rng(1)
+    hits = 0
+    for rep in range(200):
+        n = rng.integers(15, 25, 40)
+        counts = np.stack([rng.poisson(5 * n), rng.poisson(3 * n), n], -1)[None]
+        ci = C.context_interval(counts, n_boot=400, seed=rep)
+        hits += ci["past_low"] <= 5 <= ci["past_high"]
+        assert ci["past_low"] <= ci["past"] <= ci["past_high"]
+    assert hits >= 180
+    n = np.full(30, 20)
+    base = np.stack([rng.poisson(5 * n), rng.poisson(3 * n), n], -1)
+    same = C.context_interval(np.stack([base, base, base]), n_boot=500)
+    apart = C.context_interval(np.stack([base, base + 40, base + 80]), n_boot=500)
+    assert apart["past_high"] - apart["past_low"] > 2 * (same["past_high"] - same["past_low"])
+    with pytest.raises(ValueError):
+        C.context_interval(np.zeros((3, 2)))

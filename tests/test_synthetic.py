@@ -78,3 +78,33 @@ def test_shuffled_oracle_weights_others_equally():
     off = Sx[~np.eye(20, dtype=bool)]
     np.testing.assert_allclose(off, off.mean(), rtol=1e-6)
     assert off.mean() < 0.1 * np.diag(Sx).mean()
+
+
+def test_new_axes_parse_and_shape_the_corpus():
+    p = S.parse_spec("snr=4,informative=0.1,sequences=20")
+    assert p.kinds == (20, 30, 150) and p.n_dialogs == 4
+    assert p.expr_noise == pytest.approx(0.5) and p.feat_noise == pytest.approx(0.5)
+    assert S.SyntheticParams().kinds == (40, 60, 100)                   # defaults unchanged
+    c = S.marker_wearers(S.generate(dataclasses.replace(SMALL, sequences=15, informative=0.1)))
+    assert len(sequences(c)) == 15 and c.features.shape[1] == 200
+    for bad in ("snr=0", "informative=0.5", "sequences=-1"):
+        with pytest.raises(ValueError):
+            S.parse_spec(bad)
+
+
+def test_oracle_tracks_snr_and_the_generator():
+    """More signal shortens the true context; the smoother on generated data still has the MSE its
+    posterior predicts at a low snr and a small informative share (generator and oracle agree)."""
+    ctx = []
+    for snr in (0.25, 1.0, 4.0):
+        Sx = S.oracle_sensitivity(S.SyntheticParams(rho=0.9, snr=snr), np.arange(40), dims=(0,))
+        ctx.append(int((Sx[30, :30] >= 0.03 * Sx[30].max()).sum()))
+    assert ctx[0] > ctx[1] > ctx[2]
+    p = dataclasses.replace(SMALL, snr=0.3, informative=0.05)
+    c = S.marker_wearers(S.generate(p))
+    err, theory = 0.0, 0.0
+    for s in sequences(c):
+        x, z, dt = c.features[s].astype(np.float64), c.extras["latent"][s], c.extras["dialog_turn"][s]
+        err += ((S.oracle_estimate(p, x, dt) - z) ** 2).sum()
+        theory += np.einsum("akak->", S.smoother_weights(p, dt)[2])
+    assert abs(err - theory) / theory < 0.08

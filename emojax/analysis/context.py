@@ -186,3 +186,55 @@ def context_records(S_list, *, task: str, condition: str, thetas,
                              "past": float(by_th[f"past_{key}"][j]),
                              "future": float(by_th[f"future_{key}"][j]), "n": n})
     return recs
+
+
+def step_counts(S_list, theta: float, *, min_predecessors: int = 10,
+                lengths: Sequence[int] | None = None) -> np.ndarray:
+    """Per sequence: ``(sum of past counts, sum of future counts, steps)`` over its output steps
+    with at least ``min_predecessors`` predecessors, shape (N, 3). `context_vs_threshold`'s
+    ``*_ge`` means are ``sums.sum(0)[:2] / sums.sum(0)[2]``; `context_interval` resamples rows."""
+    rows = []
+    for S, L in _sequences(S_list, lengths):
+        past, future = context_counts(S, theta)
+        rows.append((past[min_predecessors:L].sum(), future[min_predecessors:L].sum(),
+                     max(L - min_predecessors, 0)))
+    return np.asarray(rows, np.float64).reshape(-1, 3)
+
+
+def context_interval(counts, *, level: float = 0.95, n_boot: int = 2000,
+                     seed: int = 0) -> dict[str, float]:
+    """Bootstrap confidence interval of the mean past / future context over sequences and seeds.
+
+    ``counts (R, N, 3)``: `step_counts` of the same N test sequences measured on R training seeds
+    (R = 1: a single model; a (N, 3) array is taken as R = 1). Each bootstrap draw resamples the
+    seeds and, independently, the sequences (both with replacement: a two-way bootstrap, so the
+    interval covers the spread between training runs as well as between sequences) and takes the
+    step-weighted mean, as the point estimate does. Returns ``past``, ``future`` (the point
+    estimates over all seeds and sequences) and ``past_low``, ``past_high``, ``future_low``,
+    ``future_high`` (percentile interval at `level`); NaN where there are no steps.
+    """
+    c = np.asarray(counts, np.float64)
+    if c.ndim == 2:
+        c = c[None]
+    if c.ndim != 3 or c.shape[-1] != 3:
+        raise ValueError(f"counts must be (R, N, 3) or (N, 3), got {c.shape}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    R, N, _ = c.shape
+    tot = c.sum(axis=(0, 1))
+    nan = float("nan")
+    out = {"past": tot[0] / tot[2] if tot[2] else nan, "future": tot[1] / tot[2] if tot[2] else nan}
+    rng = np.random.default_rng(seed)
+    ri = rng.integers(0, R, (n_boot, R))                                    # seeds drawn
+    si = rng.integers(0, N, (n_boot, N)) if N else np.zeros((n_boot, 0), int)
+    seed_w = np.stack([np.bincount(r, minlength=R) for r in ri])          # (n_boot, R)
+    seq_w = np.stack([np.bincount(s, minlength=N) for s in si]) if N else np.zeros((n_boot, 0))
+    sums = np.einsum("br,bn,rnk->bk", seed_w, seq_w, c)                   # (n_boot, 3)
+    a = (1 - level) / 2
+    for j, key in enumerate(("past", "future")):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = sums[:, j] / sums[:, 2]
+        means = means[np.isfinite(means)]
+        lo, hi = (np.quantile(means, [a, 1 - a]) if means.size else (nan, nan))
+        out[f"{key}_low"], out[f"{key}_high"] = float(lo), float(hi)
+    return {k: float(v) for k, v in out.items()}

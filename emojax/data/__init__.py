@@ -13,6 +13,9 @@ def load(spec: str) -> Corpus:
     if kind == "synthetic":
         from emojax.data import synthetic
         return synthetic.generate(synthetic.parse_spec(rest))
+    if kind == "statespace":
+        from emojax.data import statespace
+        return statespace.generate(statespace.parse_spec(rest))
     if kind == "table":
         from emojax.data import table
         path, ignore = table.parse_table_spec(rest)

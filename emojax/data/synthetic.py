@@ -54,25 +54,63 @@ class SyntheticParams:
     annot_sd: float = 0.5
     min_annotators: int = 2
     max_annotators: int = 3
+    # The axes that move the true context besides rho (0 keeps the settings above):
+    snr: float = 1.0               # multiplies the signal-to-noise ratio of the expression and of
+                                   # every informative feature (noise sds divided by sqrt(snr))
+    informative: float = 0.0       # share of the features that are informative (0.2 = 40 of 200;
+                                   # redundant ones 1.5x as many, the rest noise)
+    sequences: int = 0             # marker-wearer sequences in all (5 sessions; replaces scale)
 
     @property
     def n_features(self) -> int:
         return self.n_informative + self.n_redundant + self.n_noise
 
+    @property
+    def kinds(self) -> tuple[int, int, int]:
+        """(informative, redundant, noise) feature counts after the ``informative`` share."""
+        if not self.informative:
+            return self.n_informative, self.n_redundant, self.n_noise
+        F = self.n_features
+        ni = max(1, int(round(self.informative * F)))
+        nr = min(int(round(1.5 * ni)), F - ni)
+        return ni, nr, F - ni - nr
 
-def parse_spec(rest: str) -> SyntheticParams:
-    """``rho=0.9,seed=3,scale=2`` -> SyntheticParams; unknown keys and bad values raise ValueError."""
-    fields = {f.name: f for f in dataclasses.fields(SyntheticParams)}
+    @property
+    def expr_noise(self) -> float:
+        return self.expr_sd / np.sqrt(self.snr)
+
+    @property
+    def feat_noise(self) -> float:
+        return self.feat_sd / np.sqrt(self.snr)
+
+    @property
+    def n_dialogs(self) -> int:
+        """Dialogs per session."""
+        if self.sequences:
+            return max(1, int(round(self.sequences / N_SESSIONS)))
+        return max(1, int(round(self.dialogs_per_session * self.scale)))
+
+
+def parse_settings(rest: str, cls, name: str) -> dict:
+    """``rho=0.9,seed=3`` -> {field: typed value} of the dataclass `cls`; unknown keys and bad
+    values raise ValueError naming corpus `name`."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     kw = {}
     for item in filter(None, (s.strip() for s in rest.split(","))):
         key, sep, val = item.partition("=")
         if not sep or key not in fields:
-            raise ValueError(f"synthetic corpus: bad setting {item!r}; known: {', '.join(fields)}")
-        typ = type(getattr(SyntheticParams(), key))
+            raise ValueError(f"{name} corpus: bad setting {item!r}; known: {', '.join(fields)}")
+        typ = type(getattr(cls(), key))
         try:
             kw[key] = typ(val) if typ is not int else int(float(val)) if float(val).is_integer() else int(val)
         except ValueError:
-            raise ValueError(f"synthetic corpus: {key}={val!r} is not a {typ.__name__}") from None
+            raise ValueError(f"{name} corpus: {key}={val!r} is not a {typ.__name__}") from None
+    return kw
+
+
+def parse_spec(rest: str) -> SyntheticParams:
+    """``rho=0.9,seed=3,scale=2`` -> SyntheticParams; unknown keys and bad values raise ValueError."""
+    kw = parse_settings(rest, SyntheticParams, "synthetic")
     p = SyntheticParams(**kw)
     if not 0.0 <= p.rho < 1.0:
         raise ValueError(f"synthetic corpus: rho={p.rho} must be in [0, 1)")
@@ -80,6 +118,13 @@ def parse_spec(rest: str) -> SyntheticParams:
         raise ValueError(f"synthetic corpus: coupling={p.coupling} must be in [0, 1]")
     if p.scale <= 0:
         raise ValueError(f"synthetic corpus: scale={p.scale} must be > 0")
+    if p.snr <= 0:
+        raise ValueError(f"synthetic corpus: snr={p.snr} must be > 0")
+    if not 0.0 <= p.informative <= 0.4:
+        raise ValueError(f"synthetic corpus: informative={p.informative} must be in (0, 0.4] "
+                         "(redundant features take 1.5x as many), or 0 for n_informative")
+    if p.sequences < 0:
+        raise ValueError(f"synthetic corpus: sequences={p.sequences} must be >= 0")
     return p
 
 
@@ -103,20 +148,21 @@ class FeatureMap:
 
 
 def _feature_map(p: SyntheticParams, rng: np.random.Generator) -> FeatureMap:
-    ni, nr, nn = p.n_informative, p.n_redundant, p.n_noise
+    ni, nr, nn = p.kinds
     G_inf = rng.normal(0, 1, (ni, 2)) * rng.uniform(0.2, 1.0, (ni, 1))   # varied strength
     mix = np.zeros((nr, ni))
     for r in range(nr):                                                   # each mixes 2-3 informative
         cols = rng.choice(ni, size=rng.integers(2, 4), replace=False)
         mix[r, cols] = rng.normal(0, 1, cols.size)
-    red_sd = 0.3 * p.feat_sd
+    red_sd = 0.3 * p.feat_noise
     G = np.concatenate([G_inf, mix @ G_inf, np.zeros((nn, 2))])
     F = ni + nr + nn
     cov = np.zeros((F, F))
-    cov[:ni, :ni] = p.feat_sd ** 2 * np.eye(ni)
-    cov[ni:ni + nr, :ni] = p.feat_sd ** 2 * mix
-    cov[:ni, ni:ni + nr] = p.feat_sd ** 2 * mix.T
-    cov[ni:ni + nr, ni:ni + nr] = p.feat_sd ** 2 * mix @ mix.T + red_sd ** 2 * np.eye(nr)
+    fs2 = p.feat_noise ** 2
+    cov[:ni, :ni] = fs2 * np.eye(ni)
+    cov[ni:ni + nr, :ni] = fs2 * mix
+    cov[:ni, ni:ni + nr] = fs2 * mix.T
+    cov[ni:ni + nr, ni:ni + nr] = fs2 * mix @ mix.T + red_sd ** 2 * np.eye(nr)
     cov[ni + nr:, ni + nr:] = np.eye(nn)
     D = np.exp(rng.normal(0, 1, F))             # features live on their own scales (z-norm undoes it)
     o = rng.normal(0, 3, F)
@@ -139,12 +185,12 @@ def generate(p: SyntheticParams = SyntheticParams()) -> Corpus:
     """The corpus for parameters `p`, deterministic in ``p.seed`` (a second call hits the cache)."""
     rng = np.random.default_rng(p.seed)
     fmap = _feature_map(p, rng)
-    ni, nr, nn = p.n_informative, p.n_redundant, p.n_noise
+    ni, nr, nn = p.kinds
     spk_offsets = {}
     cols = {k: [] for k in ("utterance_id", "session", "dialog", "speaker", "turn", "has_mocap",
                             "dialog_turn")}
     latent, feats, val, act = [], [], [], []
-    n_dialogs = max(1, int(round(p.dialogs_per_session * p.scale)))
+    n_dialogs = p.n_dialogs
     for s in range(1, N_SESSIONS + 1):
         for g in "FM":
             spk_offsets[f"Ses{s:02d}{g}"] = rng.normal(0, p.speaker_sd, nn)
@@ -162,9 +208,9 @@ def generate(p: SyntheticParams = SyntheticParams()) -> Corpus:
                 tau = np.flatnonzero(who == g)
                 a = _ar1(rng, tau.size, p.rho)
                 z = np.sqrt(1 - p.coupling) * a + np.sqrt(p.coupling) * u[tau]
-                y = z + p.expr_sd * rng.normal(size=z.shape)
-                n_inf = p.feat_sd * rng.normal(size=(tau.size, ni))
-                n_red = n_inf @ fmap.mix.T + 0.3 * p.feat_sd * rng.normal(size=(tau.size, nr))
+                y = z + p.expr_noise * rng.normal(size=z.shape)
+                n_inf = p.feat_noise * rng.normal(size=(tau.size, ni))
+                n_red = n_inf @ fmap.mix.T + 0.3 * p.feat_noise * rng.normal(size=(tau.size, nr))
                 n_noise = rng.normal(size=(tau.size, nn)) + spk_offsets[f"Ses{s:02d}{g}"][None]
                 x = y @ fmap.G.T + np.concatenate([n_inf, n_red, n_noise], axis=1)
                 feats.append(fmap.D[None] * x + fmap.o[None])
@@ -244,7 +290,7 @@ def smoother_weights(p: SyntheticParams, dialog_turns: np.ndarray, *, shuffled: 
     P, R = fmap.gls()
     C = latent_cov(p, np.asarray(dialog_turns), shuffled=shuffled)
     T = C.shape[0]
-    N = p.expr_sd ** 2 * np.eye(2) + R
+    N = p.expr_noise ** 2 * np.eye(2) + R
     prior = np.kron(C, np.eye(2))                              # (2T, 2T), index 2t+k
     W = prior @ np.linalg.inv(prior + np.kron(np.eye(T), N))
     post = prior - W @ prior
@@ -259,14 +305,15 @@ def oracle_estimate(p: SyntheticParams, x: np.ndarray, dialog_turns: np.ndarray,
     return np.einsum("akbl,bl->ak", W, yhat)
 
 
-def oracle_sensitivity(p: SyntheticParams, dialog_turns: np.ndarray, *, shuffled: bool = False
-                       ) -> np.ndarray:
+def oracle_sensitivity(p: SyntheticParams, dialog_turns: np.ndarray, *, shuffled: bool = False,
+                       dims: tuple[int, ...] = (0, 1)) -> np.ndarray:
     """S[t, t'] = Σ_{k,i} |∂ E[z_k^t | x] / ∂ x_i^{t'}| of the Bayes-optimal smoother, (T, T).
 
     The sensitivity to the features of utterance t' is W_{tt'} P (`smoother_weights`). The class
     posteriors are functions of E[z_t | x] (both latent dimensions share one temporal prior), so
-    this is the oracle against which a classifier's sequential Jacobian is read.
+    this is the oracle against which a classifier's sequential Jacobian is read. ``dims`` picks
+    the latent dimensions a task's labels depend on (valence 0, activation 1; both by default).
     """
     W, P, _ = smoother_weights(p, dialog_turns, shuffled=shuffled)
-    J = np.einsum("akbl,lf->akbf", W, P)                       # (T, 2, T, F)
+    J = np.einsum("akbl,lf->akbf", W[:, list(dims)], P)         # (T, len(dims), T, F)
     return np.abs(J).sum(axis=(1, 3))
