@@ -73,26 +73,36 @@ def fig2_context_position(records, path: Path, *, task: str, theta: float = 0.03
 
 
 def fig3_context_threshold(records, path: Path, *, position: str = "all") -> None:
-    """Mean relevant past utterances vs threshold; one colour per task, line style per condition."""
+    """Mean relevant past utterances vs threshold, one panel per estimator (records' `estimator`,
+    "paper" when absent); one colour per task, line style per condition; shaded: the records'
+    interval (``past_low``..``past_high``) where they carry one. The oracle is drawn in every panel."""
     plt = _plt()
+    est_of = lambda r: r.get("estimator", "paper")  # noqa: E731
     tasks = list(dict.fromkeys(r["task"] for r in records))
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for i, task in enumerate(tasks):
-        for cond, (_, ls) in STYLE.items():
-            rs = sorted((r for r in records if r["task"] == task and r["condition"] == cond
-                         and r["position"] == position), key=lambda r: r["theta"])
-            if not rs:
-                continue
-            oracle = cond.startswith("oracle")
-            if oracle and i > 0:          # the oracle does not depend on the task: draw it once
-                continue
-            ax.plot([100 * r["theta"] for r in rs], [r["past"] for r in rs], ls=ls,
-                    color=STYLE[cond][0] if oracle else f"C{i}",
-                    label=cond if oracle else f"{task} {cond}", marker=None if oracle else ".")
-    ax.set(xlabel="sensitivity threshold [%]", ylabel="relevant past utterances",
-           title=f"Context vs threshold (solid: ordered, dashed: shuffled; steps: {position})")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ests = list(dict.fromkeys(est_of(r) for r in records if not r["condition"].startswith("oracle")))
+    ests = ests or ["paper"]
+    fig, axes = plt.subplots(1, len(ests), figsize=(6.5 * len(ests), 4.2), squeeze=False,
+                             sharey=True)
+    for ax, est in zip(axes[0], ests):
+        for i, task in enumerate(tasks):
+            for cond, (_, ls) in STYLE.items():
+                oracle = cond.startswith("oracle")
+                rs = sorted((r for r in records if r["task"] == task and r["condition"] == cond
+                             and r["position"] == position and (oracle or est_of(r) == est)),
+                            key=lambda r: r["theta"])
+                if not rs or (oracle and i > 0):   # the oracle is task-independent: draw it once
+                    continue
+                x = [100 * r["theta"] for r in rs]
+                color = STYLE[cond][0] if oracle else f"C{i}"
+                ax.plot(x, [r["past"] for r in rs], ls=ls, color=color,
+                        label=cond if oracle else f"{task} {cond}", marker=None if oracle else ".")
+                if all("past_low" in r for r in rs) and not oracle:
+                    ax.fill_between(x, [r["past_low"] for r in rs], [r["past_high"] for r in rs],
+                                    color=color, alpha=0.15, lw=0)
+        ax.set(xlabel="sensitivity threshold [%]", title=f"estimator: {est} (steps: {position})")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("relevant past utterances (solid: ordered, dashed: shuffled)")
+    axes[0][-1].legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

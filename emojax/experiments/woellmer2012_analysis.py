@@ -32,6 +32,21 @@ PAPER_CONTEXT = {"past_ordered": "7-8 (once >= 8 are available)", "future_early"
                  "past_shuffled": "about 6 (fewer than ordered)", "across_tasks": "similar"}
 
 
+# The estimators of the context a BLSTM uses (context.json's `estimator`). Both count, per output
+# step, the past/future utterances whose summed |sequential Jacobian| is >= θ of the row maximum;
+# they differ in the network whose Jacobian is read:
+ESTIMATORS = {
+    # Wöllmer §5.2: the BLSTM of Table 1 itself.
+    "paper": "the trained BLSTM of Table 1 (Wöllmer §5.2)",
+    # The same BLSTM, data and training, but started with its forget gates nearly shut
+    # (bias `memoryless_forget_bias`): an LSTM initialised with forget bias 0 already depends on
+    # ~5 past utterances at 3 % before any training (f = 0.5 per step), and training on data with no
+    # temporal structure removes only part of that; started near-memoryless, the probe holds only
+    # the memory the data pays for (results/woellmer2012/README.md, "Why the count overestimates").
+    "memoryless": "a probe BLSTM trained from a near-memoryless start (forget-gate bias -2)",
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class AnalysisConfig:
     """The §5.2 analysis' settings (`emojax reproduce` and `emojax analyze` both take them)."""
@@ -40,9 +55,24 @@ class AnalysisConfig:
     thetas: tuple[float, ...] = tuple(round(0.01 * i, 2) for i in range(1, 11))   # Fig. 3: 1..10 %
     position: str = "ge10"            # the summary's output steps: "ge<N>" = >= N predecessors
     mode: str = "auto"                # Jacobian by "fwd" (jacfwd), "rev" (VJPs) or the cheaper
+    # How each count is made (`ESTIMATORS`): the paper's count of the trained BLSTM, and beside it
+    # the count of a probe BLSTM trained from a memoryless start (see `ESTIMATORS`).
+    estimators: tuple[str, ...] = ("paper", "memoryless")
+    recommended: str = "memoryless"   # shown first in the tables (meta.recommended_estimator)
+    memoryless_forget_bias: float = -2.0   # the probe's initial forget-gate bias: sigmoid(-2) = 0.12
+    seeds: int = 1                    # training seeds per fold and estimator (>1: extra models)
+    level: float = 0.95               # confidence level of the intervals (over sequences and seeds)
 
     def __post_init__(self):
         check("analysis.theta", self.theta, positive=True, at_most=1.0)
+        if not self.estimators:
+            raise ValueError("setting 'analysis.estimators': give at least one estimator")
+        for e in self.estimators:
+            check("analysis.estimators", e, choices=tuple(ESTIMATORS))
+        check("analysis.recommended", self.recommended, choices=tuple(self.estimators))
+        check("analysis.seeds", self.seeds, at_least=1)
+        check("analysis.level", self.level, positive=True, below=1.0)
+        check("analysis.memoryless_forget_bias", self.memoryless_forget_bias)
         for t in self.thetas:
             check("analysis.thetas", t, positive=True, at_most=1.0)
         check("analysis.mode", self.mode, choices=("auto", "fwd", "rev"))
@@ -94,47 +124,101 @@ def model_sensitivities(params, xs_list, width: int, *, mode: str = "auto", batc
     return out
 
 
+def _oracle(corpus):
+    """``(turns, *, shuffled, dims) -> S`` for a corpus with a known answer, else None."""
+    kind = corpus.params.get("kind")
+    if kind == "synthetic":
+        from emojax.data import synthetic as O
+    elif kind == "statespace":
+        from emojax.data import statespace as O
+    else:
+        return None
+    sp = O.params_of(corpus)
+    return lambda turns, **kw: O.oracle_sensitivity(sp, turns, **kw)
+
+
+# the latent dimensions a task's labels depend on (valence 0, activation 1)
+TASK_DIMS = {"valence3": (0,), "activation3": (1,)}
+
+
+def _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, fold, clf, est, k, preps, bar):
+    """The parameters behind estimator `est`, training seed index `k` of one fold and condition:
+    the run's own checkpoint for the paper's count at k = 0, else a model trained here and kept
+    in the workdir under a name that fingerprints everything that made it (a rerun reuses it)."""
+    import jax
+
+    from emojax.experiments import woellmer2012 as W
+    from emojax.experiments.runner import fingerprint
+    from emojax.models import woellmer as model
+    from emojax.train.checkpoint import load_params, save_params
+    like = model.init_from(cfg.model, jax.random.PRNGKey(0), rec["width"], rec["n_classes"])
+    if est == "paper" and k == 0:
+        return load_params(wd.checkpoint(W.checkpoint_name(task, fold, clf)), like)
+    mcfg = cfg.model if est == "paper" else dataclasses.replace(
+        cfg.model, forget_bias=cfg.analysis.memoryless_forget_bias)
+    run_seqs, seed = W._condition(seqs, clf, cfg, fold)
+    seed += 104729 * k + (7 if est != "paper" else 0)
+    content = W.piece_settings(cfg, corpus)
+    name = (f"{W.checkpoint_name(task, fold, clf)}_{est}_s{k}_"
+            + fingerprint({**content, "model": dataclasses.asdict(mcfg), "task": task,
+                           "test_speakers": rec["test_speakers"], "seed": seed}))
+    if wd.checkpoint(name).exists():
+        try:
+            return load_params(wd.checkpoint(name), like)
+        except ValueError:
+            pass                                  # unreadable (interrupted write): train again
+    if (task, fold) not in preps:
+        preps[(task, fold)] = W.prepare_fold(corpus, seqs, seq_speaker, task, rec["test_speakers"],
+                                             cfg, fold)
+    wcfg = dataclasses.replace(cfg, model=mcfg)
+    params, _, _ = W.train_blstm(preps[(task, fold)], run_seqs, wcfg, rec["width"], seed, bar)
+    save_params(wd.checkpoint(name), params)
+    return params
+
+
 def analyze_workdir(wd, cfg, corpus, fold_records: list[dict], *, progress: bool = True) -> dict:
     """Context records, curves and figures from the checkpoints of the folds `fold_records` of a
-    finished run in `wd` (an open `emojax.experiments.runner.Workdir`), with ``cfg.analysis``."""
-    import jax
+    finished run in `wd` (an open `emojax.experiments.runner.Workdir`), with ``cfg.analysis``:
+    every estimator of ``analysis.estimators`` over ``analysis.seeds`` training seeds (models the
+    run did not train are trained here once and kept in the workdir)."""
     from tqdm.auto import tqdm
 
     from emojax.experiments import woellmer2012 as W
-    from emojax.models import woellmer as model
-    from emojax.train.checkpoint import load_params
     folds = {(r["task"], r["fold"]): r for r in fold_records}
     if not folds:
         raise ValueError(f"{wd.path}: no finished folds to analyse")
+    acfg = cfg.analysis
     seqs = data.sequences(corpus)
+    seq_speaker = np.array([corpus.speaker[s[0]] for s in seqs])
     shuffled_seqs = W.shuffle_within(seqs, cfg.seed + 1000)
-    synth = corpus.params.get("kind") == "synthetic"
     conditions = [c for c in W.BLSTMS if c in cfg.classifiers]
-    S_by = {}                                   # (task, condition) -> [S per test sequence]
-    example = None                              # (J, S, x) of one 30-utterance sequence for Fig. 1
-    units = [(t, f, c) for (t, f) in sorted(folds) for c in conditions]
-    for task, f, clf in tqdm(units, desc="sequential Jacobians", disable=not progress, unit="model"):
+    S_by = {}                        # (task, condition, estimator) -> [[S per test sequence] per seed]
+    example = None                   # (J, S, x) of one 30-utterance sequence for Fig. 1
+    units = [(t, f, c, e, k) for (t, f) in sorted(folds) for c in conditions
+             for e in acfg.estimators for k in range(acfg.seeds)]
+    preps: dict = {}
+    bar = tqdm(units, desc="sequential Jacobians", disable=not progress, unit="model")
+    for task, f, clf, est, k in bar:
         rec = folds[(task, f)]
-        order = seqs if clf == "blstm" else shuffled_seqs
-        test = _test_sequences(corpus, rec, order)
-        width = rec["width"]
-        like = model.init_from(cfg.model, jax.random.PRNGKey(0), width, rec["n_classes"])
-        params = load_params(wd.checkpoint(W.checkpoint_name(task, f, clf)), like)
-        S = model_sensitivities(params, [x for x, _ in test], width, mode=cfg.analysis.mode)
+        test = _test_sequences(corpus, rec, seqs if clf == "blstm" else shuffled_seqs)
+        params = _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, f, clf, est, k,
+                               preps, None)
+        S = model_sensitivities(params, [x for x, _ in test], rec["width"], mode=acfg.mode)
         cond = "ordered" if clf == "blstm" else "shuffled"
-        S_by.setdefault((task, cond), []).extend(S)
-        if example is None and clf == "blstm" and task == _fig1_task(cfg):
-            example = _fig1_example(params, test, width)
-    if synth:
-        from emojax.data.synthetic import oracle_sensitivity, params_of
-        sp = params_of(corpus)
+        per_seed = S_by.setdefault((task, cond, est), [[] for _ in range(acfg.seeds)])
+        per_seed[k].extend(S)
+        if example is None and clf == "blstm" and est == "paper" and task == _fig1_task(cfg):
+            example = _fig1_example(params, test, rec["width"])
+    oracle = _oracle(corpus)
+    if oracle is not None:
         test_spk = {s for r in folds.values() for s in r["test_speakers"]}
         turns = [corpus.extras["dialog_turn"][s] for s in seqs if corpus.speaker[s[0]] in test_spk]
-        oracle = [oracle_sensitivity(sp, t) for t in turns]
-        oracle_sh = [oracle_sensitivity(sp, t, shuffled=True) for t in turns]
         for task in sorted({t for t, _ in folds}, key=list(cfg.tasks).index):
-            S_by[(task, "oracle")] = oracle
-            S_by[(task, "oracle_shuffled")] = oracle_sh
+            dims = TASK_DIMS.get(task, (0, 1))
+            S_by[(task, "oracle", "paper")] = [[oracle(t, dims=dims) for t in turns]]
+            if corpus.params.get("kind") == "synthetic":
+                S_by[(task, "oracle_shuffled", "paper")] = [
+                    [oracle(t, shuffled=True, dims=dims) for t in turns]]
     return _write(wd.results, cfg, corpus, S_by, example)
 
 
@@ -168,18 +252,61 @@ def context_figures(S: list, acfg: AnalysisConfig) -> dict:
             "lag1": float(lag1), "decay": float(lam)}
 
 
+def _pooled(per_seed: list) -> list:
+    return [S for seed in per_seed for S in seed]
+
+
+def interval(per_seed: list, acfg: AnalysisConfig, theta: float | None = None,
+             min_predecessors: int | None = None) -> dict:
+    """`emojax.analysis.context.context_interval` of matrices measured on several seeds (the same
+    test sequences in each), at θ (``acfg.theta`` by default) over the position rule's steps."""
+    from emojax.analysis import context as ctx
+    th = acfg.theta if theta is None else theta
+    mp = acfg.min_predecessors if min_predecessors is None else min_predecessors
+    counts = np.stack([ctx.step_counts(S, th, min_predecessors=mp) for S in per_seed])
+    return ctx.context_interval(counts, level=acfg.level)
+
+
 def summarise(S_by: dict, acfg: AnalysisConfig) -> dict:
-    """Per (task, condition): `context_figures`, keyed ``past_<position>`` etc."""
+    """Per (task, condition, estimator): `context_figures` and the interval of the counts, keyed
+    ``past_<position>`` etc.; the paper's estimator under ``task/condition``, others under
+    ``task/condition/estimator``."""
     pos = acfg.position
     out = {}
-    for (task, cond), S in S_by.items():
+    for (task, cond, est), per_seed in S_by.items():
+        S = _pooled(per_seed)
         v = context_figures(S, acfg)
-        out[f"{task}/{cond}"] = {
-            "task": task, "condition": cond, "n_sequences": len(S),
+        ci = interval(per_seed, acfg)
+        key = f"{task}/{cond}" if est == "paper" else f"{task}/{cond}/{est}"
+        out[key] = {
+            "task": task, "condition": cond, "estimator": est, "n_sequences": len(per_seed[0]),
+            "seeds": len(per_seed),
             f"past_{pos}": v["past"], f"future_{pos}": v["future"],
+            f"past_{pos}_low": ci["past_low"], f"past_{pos}_high": ci["past_high"],
+            f"future_{pos}_low": ci["future_low"], f"future_{pos}_high": ci["future_high"],
             "past_all": v["past_all"], "future_all": v["future_all"],
-            "lag1": v["lag1"], "decay": v["decay"], "theta": acfg.theta, "position": pos}
+            "lag1": v["lag1"], "decay": v["decay"], "theta": acfg.theta, "position": pos,
+            "level": acfg.level}
     return out
+
+
+def _records(S_by: dict, acfg: AnalysisConfig, thetas) -> list[dict]:
+    """context.json records: per estimator, the position curves and the two means, each mean
+    with its interval (``past_low`` ... ``future_high``, ``level``, ``seeds``)."""
+    from emojax.analysis import context as ctx
+    records = []
+    for (task, cond, est), per_seed in S_by.items():
+        recs = ctx.context_records(_pooled(per_seed), task=task, condition=cond, thetas=thetas,
+                                   min_predecessors=acfg.min_predecessors)
+        for r in recs:
+            r["estimator"] = est
+            if isinstance(r["position"], str):
+                mp = 0 if r["position"] == "all" else acfg.min_predecessors
+                ci = interval(per_seed, acfg, r["theta"], mp)
+                r.update({k: ci[k] for k in ("past_low", "past_high", "future_low", "future_high")},
+                         level=acfg.level, seeds=len(per_seed))
+        records += recs
+    return records
 
 
 def _write(outdir: Path, cfg, corpus, S_by, example) -> dict:
@@ -189,36 +316,39 @@ def _write(outdir: Path, cfg, corpus, S_by, example) -> dict:
     acfg = cfg.analysis
     outdir.mkdir(parents=True, exist_ok=True)
     thetas = sorted(set(acfg.thetas) | {acfg.theta})
-    records = []
-    for (task, cond), S in S_by.items():
-        records += ctx.context_records(S, task=task, condition=cond, thetas=thetas,
-                                       min_predecessors=acfg.min_predecessors)
+    records = _records(S_by, acfg, thetas)
     meta = {"experiment": "woellmer2012", "analysis": "sequential_jacobian", "corpus": corpus.params,
             "config": {"tasks": list(cfg.tasks), "model": dataclasses.asdict(cfg.model),
                        "train": dataclasses.asdict(cfg.train), "analysis": dataclasses.asdict(acfg)},
-            "thetas": thetas, "oracle": corpus.params.get("kind") == "synthetic"}
+            "thetas": thetas, "oracle": _oracle(corpus) is not None,
+            "estimators": {e: ESTIMATORS[e] for e in acfg.estimators},
+            "recommended_estimator": acfg.recommended}
     (outdir / "context.json").write_text(R.records_json(meta, records))
     summary = summarise(S_by, acfg)
     (outdir / "context_summary.json").write_text(json.dumps(summary, indent=1))
-    cols = ["task", "condition", "theta", "position", "past", "future", "n"]
-    row = lambda r: [r["task"], r["condition"], r["theta"], r["position"],  # noqa: E731
-                     f"{r['past']:.4f}", f"{r['future']:.4f}", r["n"]]
+    cols = ["task", "condition", "estimator", "theta", "position", "past", "future", "n",
+            "past_low", "past_high", "future_low", "future_high"]
+    row = lambda r: [r["task"], r["condition"], r["estimator"], r["theta"], r["position"],  # noqa: E731
+                     f"{r['past']:.4f}", f"{r['future']:.4f}", r["n"],
+                     *(f"{r[k]:.4f}" if k in r else "" for k in cols[-4:])]
     R.write_csv(outdir / "context_position.csv", cols,
                 (row(r) for r in records if r["theta"] == acfg.theta and isinstance(r["position"], int)))
     R.write_csv(outdir / "context_threshold.csv", cols,
                 (row(r) for r in records if not isinstance(r["position"], int)))
     profile = []
-    for (task, cond), S in S_by.items():
-        offs, prof = ctx.sensitivity_profile(S, MAX_OFFSET)[:2]
-        profile += [[task, cond, int(o), f"{p:.6f}"] for o, p in zip(offs, prof)]
-    R.write_csv(outdir / "context_profile.csv", ["task", "condition", "offset", "relative_sensitivity"],
-                profile)
+    for (task, cond, est), per_seed in S_by.items():
+        offs, prof = ctx.sensitivity_profile(_pooled(per_seed), MAX_OFFSET)[:2]
+        profile += [[task, cond, est, int(o), f"{p:.6f}"] for o, p in zip(offs, prof)]
+    R.write_csv(outdir / "context_profile.csv",
+                ["task", "condition", "estimator", "offset", "relative_sensitivity"], profile)
     fig_task = _fig1_task(cfg)
     if example is not None:
         plots.fig1_jacobian(example, outdir / "fig1_jacobian.png", task=fig_task, theta=acfg.theta)
-    plots.fig2_context_position(records, outdir / "fig2_context_position.png", task=fig_task,
+    paper = [r for r in records if r["estimator"] == "paper"]
+    plots.fig2_context_position(paper, outdir / "fig2_context_position.png", task=fig_task,
                                 theta=acfg.theta)
-    plots.fig3_context_threshold(records, outdir / "fig3_context_threshold.png")
+    plots.fig3_context_threshold(records, outdir / "fig3_context_threshold.png",
+                                 position=acfg.position)
     (outdir / "context.md").write_text(context_markdown(summary, corpus, acfg))
     return {"records": records, "summary": summary}
 
@@ -226,19 +356,31 @@ def _write(outdir: Path, cfg, corpus, S_by, example) -> dict:
 def context_markdown(summary: dict, corpus, acfg: AnalysisConfig) -> str:
     from emojax.experiments.results import markdown_table
     pos = acfg.position
+    pct = f"{100 * acfg.level:g} %"
     lines = ["# Wöllmer et al. 2012 §5.2 — context used by the BLSTM", "",
              f"Corpus `{corpus.name}`. Counts of past/future utterances whose sensitivity is at "
              f"least {100 * acfg.theta:g} % of the row maximum; `{pos}` = output steps with at least "
-             f"{acfg.min_predecessors} predecessors; lag-1 = mean S[t, t-1] / S[t, t]; decay = fitted "
-             "geometric rate of the past profile.", ""]
+             f"{acfg.min_predecessors} predecessors, with the {pct} interval over test sequences and "
+             f"training seeds in brackets; lag-1 = mean S[t, t-1] / S[t, t]; decay = fitted "
+             "geometric rate of the past profile. Estimators: "
+             + "; ".join(f"`{e}` — {ESTIMATORS[e]}" for e in acfg.estimators)
+             + f". Recommended: `{acfg.recommended}`.", ""]
+    order = {e: i for i, e in enumerate([acfg.recommended] + list(acfg.estimators))}
+    rows = sorted(summary.values(), key=lambda v: (v["condition"].startswith("oracle"), v["task"],
+                                                   v["condition"], order[v["estimator"]]))
+
+    def ci(v, side):
+        return (f"{v[f'{side}_{pos}']:.2f} [{v[f'{side}_{pos}_low']:.2f}, "
+                f"{v[f'{side}_{pos}_high']:.2f}]")
     lines += markdown_table(
-        ["task", "condition", f"past ({pos})", f"future ({pos})", "past (all)", "future (all)",
-         "lag-1", "decay", "sequences"],
-        [[v["task"], v["condition"], f"{v['past_' + pos]:.2f}", f"{v['future_' + pos]:.2f}",
-          f"{v['past_all']:.2f}", f"{v['future_all']:.2f}", f"{v['lag1']:.3f}", f"{v['decay']:.3f}",
-          str(v["n_sequences"])] for v in summary.values()])
+        ["task", "condition", "estimator", f"past ({pos})", f"future ({pos})", "past (all)",
+         "future (all)", "lag-1", "decay", "sequences", "seeds"],
+        [[v["task"], v["condition"], "truth" if v["condition"].startswith("oracle") else v["estimator"],
+          ci(v, "past"), ci(v, "future"), f"{v['past_all']:.2f}", f"{v['future_all']:.2f}",
+          f"{v['lag1']:.3f}", f"{v['decay']:.3f}", str(v["n_sequences"]), str(v["seeds"])]
+         for v in rows])
     lines += ["", "The paper (IEMOCAP, five clusters, Fig. 2; §6): " + "; ".join(
         f"{k.replace('_', ' ')}: {v}" for k, v in PAPER_CONTEXT.items()) + "."]
-    if corpus.params.get("kind") != "synthetic":
+    if _oracle(corpus) is None:
         lines += ["", "No oracle: the true context of this corpus is unknown."]
     return "\n".join(lines) + "\n"

@@ -103,19 +103,30 @@ def _context_section(path: Path) -> list[str]:
     s = json.loads(path.read_text())
     any_v = next(iter(s.values()))
     theta, pos = any_v.get("theta", 0.03), _pos(any_v)
+    ctx = path.with_name("context.json")
+    rec = json.loads(ctx.read_text())["meta"].get("recommended_estimator", "paper") if ctx.is_file() else "paper"
     out = ["**Context used (Wöllmer §5.2)** — mean relevant past / future utterances at "
-           f"θ = {100 * theta:g} %, output steps with ≥ {pos[2:]} predecessors; lag-1 relative "
-           "sensitivity; fitted decay.", ""]
-    rows, seen_oracle = [], set()
-    for v in sorted(s.values(), key=lambda v: (v["condition"].startswith("oracle"), v["task"])):
-        if v["condition"].startswith("oracle"):      # the oracle does not depend on the task
-            if v["condition"] in seen_oracle:
-                continue
-            seen_oracle.add(v["condition"])
-            v = {**v, "task": "(any)"}
-        rows.append([v["task"], v["condition"], f"{v['past_' + pos]:.1f}",
-                     f"{v['future_' + pos]:.1f}", f"{v['lag1']:.2f}", f"{v['decay']:.2f}"])
-    return out + R.markdown_table(["task", "condition", "past", "future", "lag-1", "decay"], rows) + [""]
+           f"θ = {100 * theta:g} %, output steps with ≥ {pos[2:]} predecessors, "
+           f"{100 * any_v.get('level', 0.95):g} % interval over test sequences and training seeds in "
+           f"brackets; lag-1 relative sensitivity; fitted decay. Estimator `{rec}` (recommended, "
+           "see `results/woellmer2012/README.md`) first, then the paper's count; `truth`: the "
+           "oracle.", ""]
+
+    def cell(v, side):
+        lo, hi = v.get(f"{side}_{pos}_low"), v.get(f"{side}_{pos}_high")
+        ci = f" [{lo:.1f}, {hi:.1f}]" if lo is not None and not v["condition"].startswith("oracle") else ""
+        return f"{v[f'{side}_{pos}']:.1f}{ci}"
+    rows = []
+    est = lambda v: v.get("estimator", "paper")  # noqa: E731
+    # per task: the recommended estimator, the paper's, then the truth (the oracle of the latent
+    # dimensions the task's labels follow)
+    for v in sorted(s.values(), key=lambda v: (v["task"], v["condition"].startswith("oracle"),
+                                               v["condition"], est(v) != rec)):
+        rows.append([v["task"], v["condition"],
+                     "truth" if v["condition"].startswith("oracle") else est(v),
+                     cell(v, "past"), cell(v, "future"), f"{v['lag1']:.2f}", f"{v['decay']:.2f}"])
+    return out + R.markdown_table(["task", "condition", "estimator", "past", "future", "lag-1",
+                                   "decay"], rows) + [""]
 
 
 def readme_section(results: Path) -> list[str]:
