@@ -131,7 +131,10 @@ def test_context_records():
     S_list = [geometric(12), geometric(6)]
     recs = C.context_records(S_list, task="cluster5", condition="ordered", thetas=[0.03, 0.1])
     keys = {"task", "condition", "theta", "position", "past", "future", "n"}
-    assert all(set(r) == keys for r in recs)
+    ci = {"past_low", "past_high", "future_low", "future_high"}
+    assert all(set(r) == (keys | ci if isinstance(r["position"], int) else keys) for r in recs)
+    # position 0 of both sequences: future counts 5 (12 steps) and 5 (6 steps): no spread
+    assert recs[0]["future_low"] == recs[0]["future_high"] == recs[0]["future"]
     by = {(r["theta"], r["position"]): r for r in recs}
     assert len(recs) == 2 * (12 + 2)
     assert by[(0.03, 11)]["past"] == 5.0 and by[(0.03, 11)]["n"] == 1
@@ -139,6 +142,10 @@ def test_context_records():
     all_past = (np.minimum(np.arange(12), 5).sum() + np.minimum(np.arange(6), 5).sum()) / 18
     assert by[(0.03, "all")]["past"] == pytest.approx(all_past)
     assert by[(0.1, 0)]["future"] == (3 + 3) / 2
+    mixed = C.context_records([geometric(12), geometric(12, 0.9)], task="t", condition="ordered",
+                              thetas=[0.03])
+    r = next(r for r in mixed if r["position"] == 11)               # past 5 and 11: sd 4.24
+    assert r["past_high"] - r["past"] == pytest.approx(1.959964 * np.std([5, 11], ddof=1) / np.sqrt(2))
     for r in recs:                                                  # the checker's rules
         assert 0 < r["theta"] < 1 and r["past"] >= 0 and r["future"] >= 0
         assert isinstance(r["position"], int) or r["position"] in ("all", "ge10")

@@ -57,6 +57,15 @@ def test_quick_runs_the_context_analysis(quick):
             if r["position"] == "ge10" and r["theta"] == 0.03}
     assert 6 <= ge10[("valence3", "oracle")]["past"] <= 9
     assert ge10[("valence3", "ordered")]["past"] > 0
+    # every estimator for every trained condition, each mean with its interval
+    assert doc["meta"]["recommended_estimator"] == "memoryless"
+    ests = {(r["condition"], r["estimator"]) for r in doc["records"]}
+    assert {("ordered", "paper"), ("ordered", "memoryless"), ("shuffled", "memoryless")} <= ests
+    for r in doc["records"]:
+        if r["condition"] in ("ordered", "shuffled") and not isinstance(r["position"], int):
+            assert r["past_low"] <= r["past"] <= r["past_high"] and r["seeds"] == 1
+    md = (res / "context.md").read_text()
+    assert "memoryless" in md and "[" in md
 
 
 def test_rerun_resumes_without_training(quick, monkeypatch):

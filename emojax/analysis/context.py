@@ -72,6 +72,18 @@ def context_vs_position(S_list, threshold: float, max_position: int | None = Non
     return {t: (p / n, f / n, n) for t, (p, f, n) in sorted(sums.items())}
 
 
+def _position_spread(S_list, threshold: float, lengths) -> dict[int, tuple[float, float]]:
+    """{t: (sd of past counts, sd of future counts)} over the sequences reaching step t (ddof=1;
+    0 where one sequence does)."""
+    by_t: dict[int, list] = {}
+    for S, L in zip(S_list, lengths):
+        past, future = context_counts(S, threshold, L)
+        for t in range(L):
+            by_t.setdefault(t, []).append((past[t], future[t]))
+    return {t: tuple(np.std(np.asarray(v, float), axis=0, ddof=1)) if len(v) > 1 else (0.0, 0.0)
+            for t, v in by_t.items()}
+
+
 def context_vs_threshold(S_list, thresholds, *, min_predecessors: int = 10,
                          lengths: Sequence[int] | None = None) -> dict[str, np.ndarray]:
     """Mean relevant past/future context per threshold (Wöllmer 2012 Fig. 3).
@@ -167,7 +179,10 @@ def context_records(S_list, *, task: str, condition: str, thetas,
     and per output step (``position`` an int, 0-based), plus ``position="all"`` (mean over every
     valid step) and ``position=f"ge{min_predecessors}"`` (``"ge10"`` by default, the only such label
     DESIGN accepts). ``condition`` is ``ordered``, ``shuffled``, ``oracle`` or ``oracle_shuffled``;
-    ``theta`` a fraction (0.03 for 3 %). Positions or means over no steps are left out.
+    ``theta`` a fraction (0.03 for 3 %). Positions or means over no steps are left out. Position
+    records carry a normal-approximation 95 % interval over the sequences (``past_low`` ...
+    ``future_high``; callers with several training seeds add the two-way bootstrap interval of
+    `context_interval` to the means).
     """
     seqs = list(_sequences(S_list, lengths))
     mats, lens = [S for S, _ in seqs], [L for _, L in seqs]
@@ -176,9 +191,15 @@ def context_records(S_list, *, task: str, condition: str, thetas,
     base = {"task": task, "condition": condition}
     recs = []
     for j, theta in enumerate(thetas):
+        spread = _position_spread(mats, theta, lens)
         for t, (p, f, n) in context_vs_position(mats, theta, max_position, lens).items():
+            (sp, sf) = spread[t]
+            half = 1.959964 / np.sqrt(n)            # normal-approximation 95 % interval of a mean
             recs.append({**base, "theta": theta, "position": int(t), "past": float(p),
-                         "future": float(f), "n": int(n)})
+                         "future": float(f), "n": int(n),
+                         "past_low": max(float(p - half * sp), 0.0), "past_high": float(p + half * sp),
+                         "future_low": max(float(f - half * sf), 0.0),
+                         "future_high": float(f + half * sf)})
         for pos, key in (("all", "all"), (f"ge{min_predecessors}", "ge")):
             n = int(by_th[f"n_{key}"][j])
             if n:

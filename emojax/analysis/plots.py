@@ -49,7 +49,8 @@ def fig1_jacobian(J: np.ndarray, path: Path, *, task: str, t: int = 15, theta: f
 
 def fig2_context_position(records, path: Path, *, task: str, theta: float = 0.03,
                           max_position: int = 40) -> None:
-    """Mean relevant past/future utterances vs position, one panel per condition (Fig. 2 a, b)."""
+    """Mean relevant past/future utterances vs position, one panel per condition (Fig. 2 a, b);
+    shaded: the records' 95 % interval where they carry one."""
     plt = _plt()
     conds = [c for c in ("ordered", "shuffled", "oracle", "oracle_shuffled")
              if any(r["condition"] == c and r["task"] == task for r in records)]
@@ -60,8 +61,11 @@ def fig2_context_position(records, path: Path, *, task: str, theta: float = 0.03
                      and r["theta"] == theta and isinstance(r["position"], int)
                      and r["position"] < max_position), key=lambda r: r["position"])
         pos = [r["position"] + 1 for r in rs]
-        ax.plot(pos, [r["past"] for r in rs], "C0-o", ms=3, label="past")
-        ax.plot(pos, [r["future"] for r in rs], "C3-s", ms=3, label="future")
+        for side, style in (("past", "C0-o"), ("future", "C3-s")):
+            ax.plot(pos, [r[side] for r in rs], style, ms=3, label=side)
+            if rs and all(f"{side}_low" in r for r in rs) and not cond.startswith("oracle"):
+                ax.fill_between(pos, [r[f"{side}_low"] for r in rs], [r[f"{side}_high"] for r in rs],
+                                color=style[:2], alpha=0.15, lw=0)
         ax.set(title=cond, xlabel="utterance number in the sequence")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel(f"relevant utterances (θ = {theta:.0%})")

@@ -24,6 +24,7 @@ from types import ModuleType
 REGISTRY: dict[str, str | ModuleType] = {
     "woellmer2012": "emojax.experiments.woellmer2012",
     "woellmer2012_study": "emojax.experiments.woellmer2012_study",
+    "woellmer2012_causes": "emojax.experiments.woellmer2012_causes",
     "frontend": "emojax.experiments.frontend",
     "chernykh2018": "emojax.experiments.chernykh2018",
     "mirsamadi2017": "emojax.experiments.mirsamadi2017",

@@ -1,19 +1,24 @@
-"""Beyond the paper: how much of a measured "context" belongs to the data, how much to the training.
+"""Beyond the paper: is the measured context the true one? Over rho x signal-to-noise x corpus seeds.
 
-  emojax reproduce woellmer2012_study          # ~20 min on 2 CPU cores; configs/woellmer2012_study.yaml
+  emojax reproduce woellmer2012_study          # ~25 min on 2 CPU cores; configs/woellmer2012_study.yaml
   emojax reproduce woellmer2012_study:quick    # seconds (what the tests run)
 
-On the embedded corpus the true context is known (the Bayes-optimal smoother, `oracle_sensitivity`).
-Each study point trains the Wöllmer BLSTM on one task for the first ``folds`` leave-one-speaker-out
-folds and measures the mean past context at θ (``analysis.theta``, 3 %) over output steps with
->= 10 predecessors (``analysis.position``), beside the oracle's on the same test sequences:
+On corpora with a known answer the true context is exact (the Bayes-optimal smoother's
+sensitivity, counted like the network's). Each study point trains the Wöllmer BLSTM on one task for
+the first ``folds`` leave-one-speaker-out folds and counts the mean past context at θ
+(``analysis.theta``, 3 %) over output steps with >= 10 predecessors, by every estimator of
+``analysis.estimators`` (the paper's count, and the memoryless-start probe), with its 95 % interval
+over test sequences, beside the truth on the same test sequences:
 
-- ``rho`` sweep: the corpus' AR(1) coefficient, over several corpus seeds (does measured context rise
-  with the true context?);
-- ``l2``, ``forget_bias`` and ``scale`` (corpus size) sweeps at the default rho.
+- the embedded corpus (`emojax.data.synthetic`) over ``rhos`` x ``snrs`` x ``seeds``, at
+  ``sequences`` speaker sequences (fewer than the default corpus: the study's cost);
+- the second known-answer corpus (`emojax.data.statespace`: 60 sequences, 40 features of which
+  half weak) over ``rhos`` x ``statespace_snrs`` x ``statespace_seeds``;
+- optional training sweeps at the default corpus (``l2s``, ``forget_biases``, ``scales``).
 
-Writes WORKDIR/results/context_study.{json,csv,md} and fig4_context_vs_training.png; the default run
-publishes them to results/woellmer2012/.
+Corpus seeds of the default config were never used while the memoryless probe was chosen
+(statespace seeds 0-2 and embedded seed 0 were). Writes WORKDIR/results/context_study.{json,csv,md}
+and fig4_measured_vs_true.png; the default run publishes them to results/woellmer2012/.
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ from emojax.experiments.woellmer2012_analysis import AnalysisConfig
 from emojax.models.woellmer import ModelConfig
 from emojax.train.fit import TrainConfig
 
-DESCRIPTION = "beyond Wöllmer 2012: measured vs true (oracle) context over rho, L2, forget bias, corpus size"
+DESCRIPTION = "beyond Wöllmer 2012: measured vs true context over rho x signal-to-noise x corpus seeds, two corpora"
 PUBLISH_AS = "woellmer2012"        # its tables and Fig. 4 sit beside the paper's in results/
 PAPER: dict = {}                   # a study beyond the paper: no paper numbers
 
@@ -37,14 +42,17 @@ PAPER: dict = {}                   # a study beyond the paper: no paper numbers
 @dataclasses.dataclass(frozen=True)
 class Config:
     task: str = "valence3"
-    folds: int = 3                            # leave-one-speaker-out folds per point
-    rho: float = 0.9                          # the default corpus' rho, where training sweeps run
-    scale: float = 1.0                        # the default corpus size of every sweep but `scale`
-    rhos: tuple[float, ...] = (0.5, 0.8, 0.9, 0.95)
-    seeds: tuple[int, ...] = (0, 1, 2)        # corpus seeds of the rho sweep
-    l2s: tuple[float, ...] = (0.0, 0.001, 0.01, 0.03)
-    forget_biases: tuple[float, ...] = (0.0, 1.0, 2.0)
-    scales: tuple[float, ...] = (1.0, 2.0, 4.0)
+    folds: int = 2                            # leave-one-speaker-out folds per point
+    rhos: tuple[float, ...] = (0.0, 0.5, 0.8, 0.9, 0.95)
+    snrs: tuple[float, ...] = (0.25, 1.0, 4.0)          # embedded corpus: `snr` (1 = default)
+    seeds: tuple[int, ...] = (10,)                       # embedded corpus seeds
+    sequences: int = 100                                 # embedded corpus size (default: 300)
+    statespace_snrs: tuple[float, ...] = (0.07,)
+    statespace_seeds: tuple[int, ...] = (10, 11)
+    # optional training sweeps at the default embedded corpus (rho 0.9, seed 0, full size)
+    l2s: tuple[float, ...] = ()
+    forget_biases: tuple[float, ...] = ()
+    scales: tuple[float, ...] = ()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     analysis: AnalysisConfig = AnalysisConfig()
@@ -54,15 +62,15 @@ class Config:
         from emojax.data.labels import WOELLMER_TASKS
         check("task", self.task, choices=WOELLMER_TASKS)
         check("folds", self.folds, at_least=1)
-        for name in ("rhos", "seeds", "l2s", "forget_biases", "scales"):
-            if not getattr(self, name):
-                raise ValueError(f"setting {name!r}: give at least one value")
-        check("rho", self.rho, at_least=0.0, below=1.0)
+        if not self.rhos:
+            raise ValueError("setting 'rhos': give at least one value")
         for r in self.rhos:
             check("rhos", r, at_least=0.0, below=1.0)
+        for v in tuple(self.snrs) + tuple(self.statespace_snrs):
+            check("snrs", v, positive=True)
+        check("sequences", self.sequences, at_least=10)
         for v in self.l2s:
             check("l2s", v, at_least=0.0)
-        check("scale", self.scale, positive=True)
         for v in self.scales:
             check("scales", v, positive=True)
         check("seed", self.seed, at_least=0)
@@ -70,32 +78,39 @@ class Config:
 
 SUMMARY = ("context_study.md",)
 RECORD = "context_study.json"
-QUICK = {"folds": 1, "scale": 0.2, "rhos": [0.5, 0.9], "seeds": [0], "l2s": [0.01],
-         "forget_biases": [0.0], "scales": [0.2], "model": {"hidden": 16},
+QUICK = {"folds": 1, "rhos": [0.9], "snrs": [1.0], "seeds": [0], "sequences": 30,
+         "statespace_snrs": [0.07], "statespace_seeds": [0], "model": {"hidden": 16},
          "train": {"max_epochs": 3, "patience": 1}}
 
 
 def points(cfg: Config) -> list[dict]:
-    """Every study point: the corpus and training settings that differ from the defaults."""
-    base = {"rho": cfg.rho, "seed": 0, "scale": cfg.scale, "l2": cfg.train.l2,
-            "forget_bias": cfg.model.forget_bias}
-    out = [{**base, "sweep": "rho", "rho": r, "seed": s} for r in cfg.rhos for s in cfg.seeds]
-    out += [{**base, "sweep": "l2", "l2": v} for v in cfg.l2s]
-    out += [{**base, "sweep": "forget_bias", "forget_bias": v} for v in cfg.forget_biases]
-    out += [{**base, "sweep": "scale", "scale": v} for v in cfg.scales]
+    """Every study point: its corpus spec and the training settings that differ from the defaults."""
+    base = {"l2": cfg.train.l2, "forget_bias": cfg.model.forget_bias}
+    out = [{**base, "sweep": "rho_snr", "corpus": "synthetic", "rho": r, "snr": v, "seed": s,
+            "spec": f"synthetic:rho={r},snr={v},seed={s},sequences={cfg.sequences}"}
+           for r in cfg.rhos for v in cfg.snrs for s in cfg.seeds]
+    out += [{**base, "sweep": "rho_snr", "corpus": "statespace", "rho": r, "snr": v, "seed": s,
+             "spec": f"statespace:rho={r},snr={v},seed={s}"}
+            for r in cfg.rhos for v in cfg.statespace_snrs for s in cfg.statespace_seeds]
+    default = {**base, "corpus": "synthetic", "rho": 0.9, "snr": 1.0, "seed": 0}
+    for sweep, key, values in (("l2", "l2", cfg.l2s), ("forget_bias", "forget_bias", cfg.forget_biases),
+                               ("scale", "scale", cfg.scales)):
+        for v in values:
+            p = {**default, "sweep": sweep, key: v}
+            p["spec"] = f"synthetic:rho=0.9,seed=0,scale={p.get('scale', 1.0)}"
+            out.append(p)
     return out
 
 
 def _key(p: dict) -> str:
-    """Points with the same settings (e.g. the default in every sweep) are trained once."""
-    return "_".join(f"{k}={p[k]}" for k in ("rho", "seed", "scale", "l2", "forget_bias"))
+    """Points with the same settings are trained once."""
+    return f"{p['spec']}_l2={p['l2']}_fb={p['forget_bias']}"
 
 
 def _point_config(cfg: Config, p: dict):
     """The Wöllmer experiment's settings of one study point."""
     from emojax.experiments import woellmer2012 as W
-    return W.Config(corpus=f"synthetic:rho={p['rho']},seed={p['seed']},scale={p['scale']}",
-                    tasks=(cfg.task,), classifiers=("blstm",), seed=cfg.seed,
+    return W.Config(corpus=p["spec"], tasks=(cfg.task,), classifiers=("blstm",), seed=cfg.seed,
                     model=dataclasses.replace(cfg.model, forget_bias=p["forget_bias"]),
                     train=dataclasses.replace(cfg.train, l2=p["l2"]), analysis=cfg.analysis)
 
@@ -106,39 +121,75 @@ def _settings(cfg: Config, p: dict) -> dict:
     return {"experiment": "woellmer2012_study", "corpus": w.corpus, "task": cfg.task,
             "folds": cfg.folds, "seed": cfg.seed, "model": dataclasses.asdict(w.model),
             "train": dataclasses.asdict(w.train),
-            "analysis": {"theta": a.theta, "position": a.position, "mode": a.mode}}
+            "analysis": {"theta": a.theta, "position": a.position, "mode": a.mode,
+                         "estimators": list(a.estimators), "seeds": a.seeds, "level": a.level,
+                         "memoryless_forget_bias": a.memoryless_forget_bias}}
 
 
 def run_point(cfg: Config, p: dict, progress=None) -> dict:
-    """Train and measure one study point; returns its BLSTM and oracle context figures."""
+    """Train and measure one study point: per estimator its context figures and interval, and the
+    truth's, on the same test sequences."""
     from emojax import data
     from emojax.data.batching import bucket_length
-    from emojax.data.synthetic import oracle_sensitivity, params_of
     from emojax.experiments import woellmer2012 as W
-    from emojax.experiments.woellmer2012_analysis import context_figures, model_sensitivities
+    from emojax.experiments.woellmer2012_analysis import (
+        TASK_DIMS, _oracle, context_figures, interval, model_sensitivities)
     from emojax.train.metrics import scores
     wcfg = _point_config(cfg, p)
+    a = cfg.analysis
     corpus = W.load_corpus(wcfg)
     seqs = data.sequences(corpus)
     spk, groups = W.folds_of(dataclasses.replace(wcfg, max_folds=cfg.folds), corpus, seqs, "folds")
-    sp = params_of(corpus)
-    S_model, S_oracle, f1 = [], [], []
+    oracle = _oracle(corpus)
+    S_est = {e: [[] for _ in range(a.seeds)] for e in a.estimators}
+    S_true, f1 = [], []
     for f, group in enumerate(groups):
         prep = W.prepare_fold(corpus, seqs, spk, cfg.task, group, wcfg, f)
         width = bucket_length(prep["selected"].size)
-        params, logits, _ = W.train_blstm(prep, seqs, wcfg, width, cfg.seed * 7919 + f * 31, progress)
         test = [s for s, part in zip(seqs, prep["part"]) if part == "test"]
-        S_model += model_sensitivities(params, [prep["X"][s] for s in test], width,
-                                       mode=cfg.analysis.mode)
-        S_oracle += [oracle_sensitivity(sp, corpus.extras["dialog_turn"][s]) for s in test]
-        pred = np.concatenate([lg.argmax(-1) for lg in logits])
-        f1.append(scores(np.concatenate([prep["y"][s] for s in test]), pred,
-                         prep["n_classes"])["f1"])
+        xs = [prep["X"][s] for s in test]
+        for est in a.estimators:
+            mcfg = wcfg.model if est == "paper" else dataclasses.replace(
+                wcfg.model, forget_bias=a.memoryless_forget_bias)
+            for k in range(a.seeds):
+                seed = cfg.seed * 7919 + f * 31 + 104729 * k + (7 if est != "paper" else 0)
+                params, logits, _ = W.train_blstm(prep, seqs, dataclasses.replace(wcfg, model=mcfg),
+                                                  width, seed, progress)
+                S_est[est][k] += model_sensitivities(params, xs, width, mode=a.mode)
+                if est == "paper" and k == 0:
+                    pred = np.concatenate([lg.argmax(-1) for lg in logits])
+                    f1.append(scores(np.concatenate([prep["y"][s] for s in test]), pred,
+                                     prep["n_classes"])["f1"])
+        dims = TASK_DIMS.get(cfg.task, (0, 1))
+        S_true += [oracle(corpus.extras["dialog_turn"][s], dims=dims) for s in test]
     out = {**{k: v for k, v in p.items() if k != "sweep"}, "task": cfg.task, "folds": len(groups),
-           "f1": float(np.mean(f1))}
-    for name, S in (("ordered", S_model), ("oracle", S_oracle)):
-        v = context_figures(S, cfg.analysis)
-        out[name] = {k: v[k] for k in ("past", "future", "lag1", "decay")}
+           "f1": float(np.mean(f1)), "n_sequences": len(S_true)}
+    v = context_figures(S_true, a)
+    out["truth"] = {k: v[k] for k in ("past", "future", "lag1", "decay")}
+    for est, per_seed in S_est.items():
+        pooled = [S for seed in per_seed for S in seed]
+        v, ci = context_figures(pooled, a), interval(per_seed, a)
+        out[est] = {**{k: v[k] for k in ("past", "future", "lag1", "decay")},
+                    **{k: ci[k] for k in ("past_low", "past_high", "future_low", "future_high")}}
+    return out
+
+
+def scorecard(results: list[dict], estimators) -> dict:
+    """Per estimator and corpus: the share of points within ±1 of the truth, the mean error, and
+    the Spearman rank correlation of measured and true past context (the rho x snr grid only)."""
+    from scipy.stats import spearmanr
+    out = {}
+    grid = [r for r in results if r.get("sweep", "rho_snr") == "rho_snr"]
+    for corpus in sorted({r["corpus"] for r in grid}) + ["all"]:
+        rs = [r for r in grid if corpus in ("all", r["corpus"])]
+        truth = np.array([r["truth"]["past"] for r in rs])
+        for est in estimators:
+            m = np.array([r[est]["past"] for r in rs])
+            rho = spearmanr(m, truth)[0] if len(rs) > 2 and np.ptp(truth) > 0 else float("nan")
+            out[f"{corpus}/{est}"] = {"corpus": corpus, "estimator": est, "points": len(rs),
+                                      "within_1": float(np.mean(np.abs(m - truth) <= 1)),
+                                      "mean_error": float(np.mean(m - truth)),
+                                      "spearman": float(rho)}
     return out
 
 
@@ -164,21 +215,26 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
                           theta=cfg.analysis.theta, position=cfg.analysis.position)
         outdir = wd.results
         outdir.mkdir(parents=True, exist_ok=True)
+        ests = list(cfg.analysis.estimators)
+        card = scorecard(results, ests)
+        meta["recommended_estimator"] = cfg.analysis.recommended
+        meta["scorecard"] = card
         records = []
+        ident = ("sweep", "corpus", "rho", "snr", "seed", "l2", "forget_bias", "folds", "n_sequences")
         for r in results:
-            for cond in ("ordered", "oracle"):
-                records.append({"task": r["task"], "condition": cond, "theta": cfg.analysis.theta,
-                                "position": cfg.analysis.position,
-                                **{k: r[k] for k in ("sweep", "rho", "seed", "scale", "l2",
-                                                     "forget_bias", "folds")},
-                                **r[cond], **({"f1": r["f1"]} if cond == "ordered" else {})})
+            base = {"task": r["task"], "theta": cfg.analysis.theta,
+                    "position": cfg.analysis.position, **{k: r.get(k) for k in ident}}
+            records.append({**base, "condition": "oracle", "estimator": "paper", **r["truth"]})
+            for est in ests:
+                records.append({**base, "condition": "ordered", "estimator": est, **r[est],
+                                **({"f1": r["f1"]} if est == "paper" else {})})
         (outdir / "context_study.json").write_text(json.dumps({"meta": meta, "records": records},
                                                               indent=1))
-        cols = ["sweep", "rho", "seed", "scale", "l2", "forget_bias", "condition", "past",
-                "future", "lag1", "decay", "f1"]
+        cols = list(ident) + ["condition", "estimator", "past", "past_low", "past_high", "future",
+                              "lag1", "decay", "f1"]
         R.write_csv(outdir / "context_study.csv", cols, ([r.get(c, "") for c in cols] for r in records))
-        (outdir / "context_study.md").write_text(markdown(results, cfg.analysis))
-        fig4(results, outdir / "fig4_context_vs_training.png", cfg.analysis)
+        (outdir / "context_study.md").write_text(markdown(results, cfg.analysis, card, wall))
+        fig4(results, outdir / "fig4_measured_vs_true.png", cfg.analysis)
         if publish is not None:
             R.publish(outdir, publish)
     return {"meta": meta, "records": records}
@@ -191,8 +247,10 @@ def readme_lines(d: Path) -> list[str]:
              f"Written by `{smeta.get('command', 'emojax reproduce woellmer2012_study')}` on "
              f"`{smeta.get('device', '?')}` in {smeta.get('wall_s_total', smeta['wall_s']):.0f} s; "
              f"{smeta['config']['folds']} folds per point.", ""]
-    if (d / "fig4_context_vs_training.png").is_file():
-        lines += ["![fig4](fig4_context_vs_training.png)", ""]
+    for fig in ("fig4_measured_vs_true.png", "fig4_context_vs_training.png"):
+        if (d / fig).is_file():
+            lines += [f"![fig4]({fig})", ""]
+            break
     return lines
 
 
@@ -200,41 +258,59 @@ def _where(acfg: AnalysisConfig) -> str:
     return f"θ = {100 * acfg.theta:g} %, steps with >= {acfg.min_predecessors} predecessors"
 
 
-def markdown(results: list[dict], acfg: AnalysisConfig) -> str:
-    lines = [f"# What the measured context depends on (embedded corpus, {_where(acfg)})", "",
-             "| sweep | rho | seed | scale | l2 | forget bias | BLSTM past | oracle past | difference | "
-             "BLSTM lag-1 | oracle lag-1 | BLSTM decay | oracle decay | F1 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+def markdown(results: list[dict], acfg: AnalysisConfig, card: dict, wall: float) -> str:
+    ests = [acfg.recommended] + [e for e in acfg.estimators if e != acfg.recommended]
+    pct = f"{100 * acfg.level:g} %"
+    lines = [f"# Measured vs true context ({_where(acfg)})", "",
+             f"Past context of the BLSTM on corpora whose true context is known, by estimator "
+             f"(`{acfg.recommended}` recommended), with the {pct} interval over test sequences and "
+             "training seeds; truth: the Bayes-optimal smoother's count on the same test sequences "
+             "and the task's latent dimension.", "",
+             "| estimator | corpus | points | within ±1 of the truth | mean error | Spearman (measured, true) |",
+             "|---|---|---|---|---|---|"]
+    for v in sorted(card.values(), key=lambda v: (ests.index(v["estimator"]), v["corpus"])):
+        lines.append(f"| {v['estimator']} | {v['corpus']} | {v['points']} | "
+                     f"{100 * v['within_1']:.0f} % | {v['mean_error']:+.2f} | {v['spearman']:.2f} |")
+    head = "| sweep | corpus | rho | snr | seed | truth | " + " | ".join(
+        f"{e} past [{pct}] | {e} error" for e in ests) + " | F1 |"
+    lines += ["", head, "|" + "---|" * (7 + 2 * len(ests))]
     for r in results:
-        m, o = r["ordered"], r["oracle"]
-        lines.append(f"| {r['sweep']} | {r['rho']} | {r['seed']} | {r['scale']} | {r['l2']} | "
-                     f"{r['forget_bias']} | {m['past']:.2f} | {o['past']:.2f} | "
-                     f"{m['past'] - o['past']:+.2f} | {m['lag1']:.2f} | {o['lag1']:.2f} | "
-                     f"{m['decay']:.2f} | {o['decay']:.2f} | {100 * r['f1']:.1f} |")
+        t = r["truth"]["past"]
+        cells = " | ".join(f"{r[e]['past']:.2f} [{r[e]['past_low']:.2f}, {r[e]['past_high']:.2f}] | "
+                           f"{r[e]['past'] - t:+.2f}" for e in ests)
+        lines.append(f"| {r['sweep']} | {r['corpus']} | {r['rho']} | {r['snr']} | {r['seed']} | "
+                     f"{t:.2f} | {cells} | {100 * r['f1']:.1f} |")
+    lines += ["", f"Whole study: {wall / 60:.1f} min."]
     return "\n".join(lines) + "\n"
 
 
 def fig4(results: list[dict], path: Path, acfg: AnalysisConfig) -> None:
-    """Measured past context vs rho, L2, forget-gate bias and corpus size; the oracle as a line."""
+    """Measured against true past context, one panel per estimator, the identity line and ±1."""
     from emojax.analysis.plots import _plt
     plt = _plt()
-    sweeps = [s for s in ("rho", "l2", "forget_bias", "scale") if any(r["sweep"] == s for r in results)]
-    fig, axes = plt.subplots(1, len(sweeps), figsize=(4.2 * len(sweeps), 3.6), squeeze=False)
-    for ax, sweep in zip(axes[0], sweeps):
-        rs = [r for r in results if r["sweep"] == sweep]
-        xs = sorted({r[sweep] for r in rs})
-        for cond, style in (("ordered", "C0-o"), ("oracle", "k:s")):
-            mean = [np.mean([r[cond]["past"] for r in rs if r[sweep] == x]) for x in xs]
-            sd = [np.std([r[cond]["past"] for r in rs if r[sweep] == x]) for x in xs]
-            ax.errorbar(xs, mean, yerr=sd, fmt=style, capsize=3,
-                        label="BLSTM" if cond == "ordered" else "oracle")
-        if sweep == "l2" and 0.0 in xs and len(xs) > 1:
-            ax.set_xscale("symlog", linthresh=min(x for x in xs if x > 0))
-        ax.set(xlabel={"rho": "corpus rho", "l2": "L2", "forget_bias": "forget-gate bias init",
-                       "scale": "corpus size (x default)"}[sweep], title=f"vs {sweep}")
+    ests = [acfg.recommended] + [e for e in acfg.estimators if e != acfg.recommended]
+    grid = [r for r in results if r.get("sweep", "rho_snr") == "rho_snr"] or results
+    top = max(max(r["truth"]["past"], *(r[e]["past_high"] for e in ests)) for r in grid) + 1
+    fig, axes = plt.subplots(1, len(ests), figsize=(4.6 * len(ests), 4.4), squeeze=False)
+    marks = {"synthetic": "o", "statespace": "s"}
+    for ax, est in zip(axes[0], ests):
+        ax.plot([0, top], [0, top], "k-", lw=0.8, label="identity")
+        ax.fill_between([0, top], [-1, top - 1], [1, top + 1], color="0.85", label="±1")
+        snrs = sorted({r["snr"] for r in grid})
+        for r in grid:
+            t, m = r["truth"]["past"], r[est]
+            c = f"C{snrs.index(r['snr'])}"
+            ax.errorbar(t, m["past"], yerr=[[m["past"] - m["past_low"]], [m["past_high"] - m["past"]]],
+                        fmt=marks.get(r["corpus"], "^"), color=c, ms=5, capsize=2)
+        for i, v in enumerate(snrs):
+            ax.plot([], [], "o", color=f"C{i}", label=f"snr {v:g}")
+        for c, mk in marks.items():
+            ax.plot([], [], mk, color="0.4", label=c)
+        ax.set(xlim=(-0.5, top), ylim=(-0.5, top), xlabel="true past context (oracle)",
+               ylabel="measured past context", title=f"estimator: {est}")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel(f"past utterances ({_where(acfg)})", fontsize=8)
-    axes[0][0].legend()
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"Measured vs true context ({_where(acfg)})", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

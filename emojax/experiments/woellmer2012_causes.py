@@ -1,0 +1,267 @@
+"""Beyond the paper: why the sequential-Jacobian count overestimates the true context.
+
+  emojax reproduce woellmer2012_causes         # ~10 min on 2 CPU cores; configs/woellmer2012_causes.yaml
+  emojax reproduce woellmer2012_causes:quick   # seconds (what the tests run)
+
+Each candidate cause is measured on corpora whose true context is known, with no temporal
+structure (rho = 0, truth 0) and with some (rho = 0.9), on both known-answer corpora, by counting
+the past context (θ = 3 %, steps with >= 10 predecessors) of the valence BLSTM's test sequences in
+several ways:
+
+| row | what it isolates |
+| --- | --- |
+| ``init_fb0`` / ``init_fb-2`` | a freshly initialised BLSTM (no training), forget-gate bias 0 (the model's default) or -2: the context the architecture shows before learning anything |
+| ``paper`` | the trained BLSTM, the paper's count (mean over ``seeds`` training seeds; their spread in ``seed_sd``, ``seed_min``, ``seed_max``) |
+| ``seed_mean_jacobian`` | the signed Jacobian averaged over the seeds before |J| and counting (does seed noise inflate the count?) |
+| ``self_reference`` | the threshold taken of S[t, t] instead of the row maximum |
+| ``l2_features`` | features combined by the root sum of squares instead of Σ|J| (does a sum over many low-signal features build a floor?) |
+| ``signal_features`` | Σ|J| over the features that carry signal only (informative and redundant ones; statespace: the strong half) |
+| ``memoryless`` | the probe BLSTM trained from a near-memoryless start (forget-gate bias ``analysis.memoryless_forget_bias``) |
+
+Writes WORKDIR/results/context_causes.{json,md,csv} and fig5_causes.png; the default run publishes
+them to results/woellmer2012/.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from emojax.config import check
+from emojax.experiments.woellmer2012_analysis import AnalysisConfig
+from emojax.models.woellmer import ModelConfig
+from emojax.train.fit import TrainConfig
+
+DESCRIPTION = "beyond Wöllmer 2012: why the context count overestimates (init memory, seeds, features, reference)"
+PUBLISH_AS = "woellmer2012"
+PAPER: dict = {}
+ROWS = ("truth", "init_fb0", "init_fb-2", "paper", "seed_mean_jacobian", "self_reference",
+        "l2_features", "signal_features", "memoryless")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    task: str = "valence3"
+    folds: int = 2
+    seeds: int = 3                       # training seeds of the paper's BLSTM per fold
+    corpora: tuple[str, ...] = ("synthetic:rho=0,seed=20,sequences=100",
+                                "synthetic:rho=0.9,seed=20,sequences=100",
+                                "statespace:rho=0,seed=20", "statespace:rho=0.9,seed=20")
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    analysis: AnalysisConfig = AnalysisConfig()
+    seed: int = 0
+
+    def __post_init__(self):
+        from emojax.data.labels import WOELLMER_TASKS
+        check("task", self.task, choices=WOELLMER_TASKS)
+        check("folds", self.folds, at_least=1)
+        check("seeds", self.seeds, at_least=2)
+        if not self.corpora:
+            raise ValueError("setting 'corpora': give at least one corpus with a known answer")
+        for c in self.corpora:
+            if c.split(":")[0] not in ("synthetic", "statespace"):
+                raise ValueError(f"setting 'corpora': {c!r} has no known answer; use synthetic:... "
+                                 "or statespace:...")
+
+
+SUMMARY = ("context_causes.md",)
+RECORD = "context_causes.json"
+QUICK = {"folds": 1, "seeds": 2, "corpora": ["synthetic:rho=0.9,seed=0,sequences=30"],
+         "model": {"hidden": 16}, "train": {"max_epochs": 3, "patience": 1}}
+
+
+def _jacobians(params, xs, width, mode):
+    """J (T, K, T, F_real) per sequence (the fold's real features only)."""
+    import jax.numpy as jnp
+
+    from emojax.analysis.jacobian import batched_sequential_jacobian
+    from emojax.data.batching import pad_batch
+    from emojax.models import woellmer as model
+    out = []
+    for i in range(0, len(xs), 16):
+        chunk = xs[i:i + 16]
+        b = pad_batch([{"x": x} for x in chunk], 16, width)
+        J = np.asarray(batched_sequential_jacobian(model.apply, params, jnp.asarray(b["x"]),
+                                                   jnp.asarray(b["mask"]), mode=mode))
+        n = chunk[0].shape[1]
+        out += [J[j, :len(x), :, :len(x), :n] for j, x in enumerate(chunk)]
+    return out
+
+
+def _abs_sum(J, cols=None):
+    A = np.abs(J if cols is None else J[..., cols])
+    return A.sum(axis=(1, 3))
+
+
+def _count(S_list, acfg, reference="max"):
+    """Mean past count at θ over steps with >= N predecessors; `reference` "max" (the paper's
+    row maximum) or "self" (S[t, t])."""
+    from emojax.analysis import context as ctx
+    if reference == "max":
+        return float(ctx.context_vs_threshold(S_list, [acfg.theta],
+                                              min_predecessors=acfg.min_predecessors)["past_ge"][0])
+    # scale each row so that its diagonal is its maximum: then the row-max rule is the self rule
+    scaled = []
+    for S in S_list:
+        d = np.diagonal(S)[:, None]
+        R = np.where(S >= acfg.theta * d, 1.0, 0.0)
+        np.fill_diagonal(R, 2.0)
+        scaled.append(R)
+    return float(ctx.context_vs_threshold(scaled, [0.5], min_predecessors=acfg.min_predecessors)["past_ge"][0])
+
+
+def _signal_columns(corpus, selected):
+    """Positions (within the fold's selected features) of the features that carry signal."""
+    names = np.asarray(corpus.feature_names)[selected]
+    if corpus.params.get("kind") == "synthetic":
+        return np.flatnonzero([n.startswith(("inf", "red")) for n in names])
+    from emojax.data.statespace import params_of
+    strong = params_of(corpus).features - params_of(corpus).features // 2
+    return np.flatnonzero([int(n[1:]) < strong for n in names])
+
+
+def diagnose(cfg: Config, spec: str, progress=None) -> dict:
+    """Every row of the module's table for one corpus."""
+    import jax
+
+    from emojax import data
+    from emojax.data.batching import bucket_length
+    from emojax.experiments import woellmer2012 as W
+    from emojax.experiments.woellmer2012_analysis import TASK_DIMS, _oracle
+    from emojax.models import woellmer as model
+    a = cfg.analysis
+    wcfg = W.Config(corpus=spec, tasks=(cfg.task,), classifiers=("blstm",), seed=cfg.seed,
+                    model=cfg.model, train=cfg.train, analysis=a)
+    corpus = W.load_corpus(wcfg)
+    seqs = data.sequences(corpus)
+    spk, groups = W.folds_of(dataclasses.replace(wcfg, max_folds=cfg.folds), corpus, seqs, "folds")
+    oracle = _oracle(corpus)
+    S = {r: [] for r in ROWS}
+    per_seed = [[] for _ in range(cfg.seeds)]
+    for f, group in enumerate(groups):
+        prep = W.prepare_fold(corpus, seqs, spk, cfg.task, group, wcfg, f)
+        width = bucket_length(prep["selected"].size)
+        test = [s for s, part in zip(seqs, prep["part"]) if part == "test"]
+        xs = [prep["X"][s] for s in test]
+        S["truth"] += [oracle(corpus.extras["dialog_turn"][s], dims=TASK_DIMS.get(cfg.task, (0, 1)))
+                       for s in test]
+        for fb in (0.0, -2.0):
+            init = model.init_from(dataclasses.replace(cfg.model, forget_bias=fb),
+                                   jax.random.PRNGKey(cfg.seed * 7919 + f * 31), width,
+                                   prep["n_classes"])
+            S[f"init_fb{fb:g}"] += [_abs_sum(J) for J in _jacobians(init, xs, width, a.mode)]
+        Js = []
+        for k in range(cfg.seeds):
+            params, _, _ = W.train_blstm(prep, seqs, wcfg, width, cfg.seed * 7919 + f * 31 + 104729 * k,
+                                         progress)
+            Js.append(_jacobians(params, xs, width, a.mode))
+            per_seed[k] += [_abs_sum(J) for J in Js[-1]]
+        sig = _signal_columns(corpus, prep["selected"])
+        for i in range(len(xs)):
+            S["seed_mean_jacobian"].append(_abs_sum(sum(J[i] for J in Js) / len(Js)))
+            S["l2_features"].append(np.sqrt((Js[0][i] ** 2).sum(axis=(1, 3))))
+            S["signal_features"].append(_abs_sum(Js[0][i], sig))
+        mcfg = dataclasses.replace(wcfg, model=dataclasses.replace(
+            cfg.model, forget_bias=a.memoryless_forget_bias))
+        params, _, _ = W.train_blstm(prep, seqs, mcfg, width, cfg.seed * 7919 + f * 31 + 7, progress)
+        S["memoryless"] += [_abs_sum(J) for J in _jacobians(params, xs, width, a.mode)]
+    seed_counts = [_count(s, a) for s in per_seed]
+    out = {"spec": spec, "corpus": corpus.params["kind"], "rho": corpus.params["rho"],
+           "folds": len(groups), "n_sequences": len(S["truth"]),
+           "seed_counts": seed_counts, "seed_sd": float(np.std(seed_counts, ddof=1)),
+           "seed_min": float(min(seed_counts)), "seed_max": float(max(seed_counts))}
+    for r in ROWS:
+        if r == "paper":
+            out[r] = float(np.mean(seed_counts))
+        elif r == "self_reference":
+            out[r] = _count(per_seed[0], a, reference="self")
+        else:
+            out[r] = _count(S[r], a)
+    return out
+
+
+def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bool = True,
+        fresh: bool = False) -> dict:
+    from emojax.experiments import results as R
+    from emojax.experiments.runner import open_workdir, run_pieces
+    t0 = time.time()
+    pieces = {spec: {"experiment": "woellmer2012_causes", "corpus": spec, "task": cfg.task,
+                     "folds": cfg.folds, "seeds": cfg.seeds, "seed": cfg.seed,
+                     "model": dataclasses.asdict(cfg.model), "train": dataclasses.asdict(cfg.train),
+                     "analysis": dataclasses.asdict(cfg.analysis)} for spec in cfg.corpora}
+    with open_workdir(workdir, fresh=fresh) as wd:
+        def compute(keys, bar):
+            for k in keys:
+                yield k, diagnose(cfg, k, bar)
+        done, stats = run_pieces(wd, pieces, compute, desc="context causes", unit="corpus",
+                                 progress=progress)
+        results = [done[s] for s in cfg.corpora]
+        wall = round(time.time() - t0, 1)
+        meta = R.run_meta("woellmer2012_causes", cfg, wall_s=wall, pieces=stats,
+                          wall_s_total=round(wall + stats["reused_s"], 1),
+                          command="emojax reproduce woellmer2012_causes",
+                          theta=cfg.analysis.theta, position=cfg.analysis.position)
+        out = wd.results
+        out.mkdir(parents=True, exist_ok=True)
+        records = [{"task": cfg.task, "condition": "oracle" if row == "truth" else "ordered",
+                    "measure": row, "theta": cfg.analysis.theta, "position": cfg.analysis.position,
+                    "corpus": r["spec"], "rho": r["rho"], "past": r[row],
+                    **({k: r[k] for k in ("seed_counts", "seed_sd", "seed_min", "seed_max")}
+                       if row == "paper" else {})}
+                   for r in results for row in ROWS]
+        (out / "context_causes.json").write_text(json.dumps({"meta": meta, "records": records},
+                                                            indent=1))
+        R.write_csv(out / "context_causes.csv", ["corpus", *ROWS, "seed_sd"],
+                    ([r["spec"], *(f"{r[row]:.3f}" for row in ROWS), f"{r['seed_sd']:.3f}"]
+                     for r in results))
+        (out / "context_causes.md").write_text(markdown(results, cfg, wall))
+        fig5(results, out / "fig5_causes.png", cfg.analysis)
+        if publish is not None:
+            R.publish(out, publish)
+    return {"meta": meta, "records": records}
+
+
+def markdown(results: list[dict], cfg: Config, wall: float) -> str:
+    a = cfg.analysis
+    lines = [f"# Why the count overestimates: past context (θ = {100 * a.theta:g} %, steps with >= "
+             f"{a.min_predecessors} predecessors) measured several ways", "",
+             f"Task `{cfg.task}`, {cfg.folds} folds per corpus, {cfg.seeds} training seeds for the "
+             "paper's BLSTM (seed spread: sd, min–max). Rows: see `emojax.experiments."
+             "woellmer2012_causes`.", "",
+             "| corpus | " + " | ".join(ROWS) + " | seed sd (min–max) |",
+             "|" + "---|" * (len(ROWS) + 2)]
+    for r in results:
+        lines.append(f"| {r['spec']} | " + " | ".join(f"{r[row]:.2f}" for row in ROWS)
+                     + f" | {r['seed_sd']:.2f} ({r['seed_min']:.2f}–{r['seed_max']:.2f}) |")
+    lines += ["", f"Whole run: {wall / 60:.1f} min."]
+    return "\n".join(lines) + "\n"
+
+
+def fig5(results: list[dict], path: Path, acfg: AnalysisConfig) -> None:
+    """One group of bars per corpus: every measure's count, the truth as a line."""
+    from emojax.analysis.plots import _plt
+    plt = _plt()
+    rows = [r for r in ROWS if r != "truth"]
+    fig, ax = plt.subplots(figsize=(1.6 + 2.2 * len(results), 4.2))
+    w = 0.8 / len(rows)
+    for j, row in enumerate(rows):
+        x = np.arange(len(results)) + (j - len(rows) / 2 + 0.5) * w
+        ax.bar(x, [r[row] for r in results], w, label=row, color=f"C{j}")
+    for i, r in enumerate(results):
+        ax.plot([i - 0.45, i + 0.45], [r["truth"]] * 2, "k-", lw=2,
+                label="truth" if i == 0 else None)
+        ax.errorbar(i + (rows.index("paper") - len(rows) / 2 + 0.5) * w, r["paper"],
+                    yerr=[[r["paper"] - r["seed_min"]], [r["seed_max"] - r["paper"]]],
+                    fmt="none", ecolor="k", capsize=2)
+    ax.set_xticks(range(len(results)), [r["spec"].replace(",", "\n", 1) for r in results], fontsize=7)
+    ax.set(ylabel=f"past context (θ = {100 * acfg.theta:g} %, >= {acfg.min_predecessors} before)",
+           title="Why the count overestimates: one bar per measure, truth as a black line")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
