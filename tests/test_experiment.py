@@ -117,7 +117,7 @@ def test_bad_settings_are_clear():
     assert cfg.corpus == "synthetic:rho=0" and cfg.train.l2 == 0.01 and not default
 
 
-@pytest.mark.parametrize("name", ["woellmer2012", "woellmer2012_study"])
+@pytest.mark.parametrize("name", ["woellmer2012", "woellmer2012_study", "woellmer2012_causes"])
 def test_config_files_are_generated_by_emojax_config(name, capsys):
     """configs/*.yaml are `emojax config NAME[:quick]` verbatim (regenerate them with it), and
     loading one gives exactly that Config: no drift."""
@@ -133,15 +133,35 @@ def test_config_files_are_generated_by_emojax_config(name, capsys):
 
 
 def test_context_study_quick(tmp_path):
-    """The rho/training study runs end to end and writes its records and Fig. 4."""
+    """The measured-vs-true study runs end to end on both corpora and writes its records, the
+    scorecard and Fig. 4; a rerun reuses every point."""
     wd = tmp_path / "study"
     assert cli.main(["reproduce", "woellmer2012_study:quick", "--workdir", str(wd),
                      "--no-progress"]) == 0
     doc = json.loads((wd / "results" / "context_study.json").read_text())
-    keys = {"task", "condition", "theta", "position", "past", "rho", "seed", "scale", "l2",
-            "forget_bias", "sweep"}
+    keys = {"task", "condition", "estimator", "theta", "position", "past", "corpus", "rho", "snr",
+            "seed", "l2", "forget_bias", "sweep"}
     assert all(keys <= set(r) for r in doc["records"])
-    oracle = {r["rho"]: r["past"] for r in doc["records"] if r["condition"] == "oracle"}
-    assert oracle[0.5] < oracle[0.9]          # the true context rises with rho
-    assert (wd / "results" / "fig4_context_vs_training.png").is_file()
-    assert len(list((wd / "pieces").glob("*.json"))) == 2   # identical settings trained once
+    truth = {(r["corpus"], r["rho"]): r["past"] for r in doc["records"] if r["condition"] == "oracle"}
+    for corpus in ("synthetic", "statespace"):
+        assert truth[(corpus, 0.5)] < truth[(corpus, 0.9)]          # the truth rises with rho
+    measured = [r for r in doc["records"] if r["condition"] == "ordered"]
+    assert {r["estimator"] for r in measured} == {"paper", "memoryless"}
+    assert all(r["past_low"] <= r["past"] <= r["past_high"] for r in measured)
+    card = doc["meta"]["scorecard"]
+    assert card["all/paper"]["points"] == 4 and 0 <= card["all/memoryless"]["within_1"] <= 1
+    assert (wd / "results" / "fig4_measured_vs_true.png").is_file()
+    assert len(list((wd / "pieces").glob("*.json"))) == 4
+
+
+def test_context_causes_quick(tmp_path):
+    wd = tmp_path / "causes"
+    assert cli.main(["reproduce", "woellmer2012_causes:quick", "--workdir", str(wd),
+                     "--no-progress"]) == 0
+    doc = json.loads((wd / "results" / "context_causes.json").read_text())
+    from emojax.experiments.woellmer2012_causes import ROWS
+    assert [r["measure"] for r in doc["records"]] == list(ROWS)
+    paper = next(r for r in doc["records"] if r["measure"] == "paper")
+    assert len(paper["seed_counts"]) == 2 and paper["seed_min"] <= paper["past"] <= paper["seed_max"]
+    assert all(r["past"] >= 0 for r in doc["records"])
+    assert (wd / "results" / "fig5_causes.png").is_file()

@@ -78,7 +78,7 @@ class Config:
 
 SUMMARY = ("context_study.md",)
 RECORD = "context_study.json"
-QUICK = {"folds": 1, "rhos": [0.9], "snrs": [1.0], "seeds": [0], "sequences": 30,
+QUICK = {"folds": 1, "rhos": [0.5, 0.9], "snrs": [1.0], "seeds": [0], "sequences": 30,
          "statespace_snrs": [0.07], "statespace_seeds": [0], "model": {"hidden": 16},
          "train": {"max_epochs": 3, "patience": 1}}
 
