@@ -224,3 +224,33 @@ def test_kill_9_and_resume_give_byte_identical_tables(tmp_path):
         assert (cut / "results" / name).read_bytes() == (whole / "results" / name).read_bytes()
     meta = json.loads((cut / "results" / "run.json").read_text())
     assert meta["pieces"]["reused"] == 1 and meta["pieces"]["computed"] == 1
+
+
+def test_analysis_probes_are_a_cache(tmp_path, finished, capsys):
+    """The memoryless probes live in probes/, keyed by fingerprint: `emojax analyze` reuses them
+    (no training), and retrains one that was lost, with the same numbers."""
+    import shutil
+
+    from emojax.experiments import woellmer2012 as W
+    wd = tmp_path / "copy"
+    shutil.copytree(finished, wd)
+    probes = sorted((wd / "probes").iterdir())
+    assert probes and all("_memoryless_s0_" in p.name for p in probes)
+    before = json.loads((wd / "results" / "context.json").read_text())["records"]
+    real = W.train_blstm
+    calls = []
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+    W.train_blstm = counting
+    try:
+        assert cli.main(["analyze", str(wd), "--no-progress"]) == 0
+        assert not calls
+        shutil.rmtree(probes[0])
+        assert cli.main(["analyze", str(wd), "--no-progress"]) == 0
+        assert len(calls) == 1
+    finally:
+        W.train_blstm = real
+    after = json.loads((wd / "results" / "context.json").read_text())["records"]
+    assert after == before

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-PIECES, CHECKPOINTS, RESULTS = "pieces", "checkpoints", "results"
+PIECES, CHECKPOINTS, RESULTS, PROBES = "pieces", "checkpoints", "results", "probes"
 
 
 def fingerprint(settings: dict) -> str:
@@ -94,6 +94,15 @@ class Workdir:
     def checkpoint(self, name: str) -> Path:
         return self.checkpoints / name
 
+    @property
+    def probes(self) -> Path:
+        """Models an analysis trains besides the run's own (a cache: keyed by fingerprint, a lost
+        or unreadable one is trained again)."""
+        return self.path / PROBES
+
+    def probe(self, name: str) -> Path:
+        return self.probes / name
+
 
 
 def _check_writable(path: Path) -> None:
@@ -108,7 +117,7 @@ def _check_writable(path: Path) -> None:
 def open_workdir(path: Path, *, fresh: bool = False) -> Iterator[Workdir]:
     """Create (or reuse) the workdir and hold its lock for the duration of the run.
 
-    `fresh` discards the pieces, checkpoints and results left by earlier runs.
+    `fresh` discards the pieces, checkpoints, probes and results left by earlier runs.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -135,7 +144,7 @@ def open_workdir(path: Path, *, fresh: bool = False) -> Iterator[Workdir]:
         _check_writable(path)
         wd = Workdir(path)
         if fresh:
-            for sub in (wd.pieces, wd.checkpoints, wd.results):
+            for sub in (wd.pieces, wd.checkpoints, wd.results, wd.probes):
                 shutil.rmtree(sub, ignore_errors=True)
         for sub in (wd.pieces, wd.checkpoints):
             sub.mkdir(exist_ok=True)

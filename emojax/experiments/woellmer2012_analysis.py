@@ -144,7 +144,8 @@ TASK_DIMS = {"valence3": (0,), "activation3": (1,)}
 def _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, fold, clf, est, k, preps, bar):
     """The parameters behind estimator `est`, training seed index `k` of one fold and condition:
     the run's own checkpoint for the paper's count at k = 0, else a model trained here and kept
-    in the workdir under a name that fingerprints everything that made it (a rerun reuses it)."""
+    in the workdir's ``probes/`` under a name that fingerprints everything that made it (a rerun
+    reuses it; a lost or unreadable one is trained again)."""
     import jax
 
     from emojax.experiments import woellmer2012 as W
@@ -162,9 +163,9 @@ def _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, fold, clf, est,
     name = (f"{W.checkpoint_name(task, fold, clf)}_{est}_s{k}_"
             + fingerprint({**content, "model": dataclasses.asdict(mcfg), "task": task,
                            "test_speakers": rec["test_speakers"], "seed": seed}))
-    if wd.checkpoint(name).exists():
+    if wd.probe(name).exists():
         try:
-            return load_params(wd.checkpoint(name), like)
+            return load_params(wd.probe(name), like)
         except ValueError:
             pass                                  # unreadable (interrupted write): train again
     if (task, fold) not in preps:
@@ -172,7 +173,7 @@ def _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, fold, clf, est,
                                              cfg, fold)
     wcfg = dataclasses.replace(cfg, model=mcfg)
     params, _, _ = W.train_blstm(preps[(task, fold)], run_seqs, wcfg, rec["width"], seed, bar)
-    save_params(wd.checkpoint(name), params)
+    save_params(wd.probe(name), params)
     return params
 
 

@@ -108,9 +108,10 @@ def _context_section(path: Path) -> list[str]:
     out = ["**Context used (Wöllmer §5.2)** — mean relevant past / future utterances at "
            f"θ = {100 * theta:g} %, output steps with ≥ {pos[2:]} predecessors, "
            f"{100 * any_v.get('level', 0.95):g} % interval over test sequences and training seeds in "
-           f"brackets; lag-1 relative sensitivity; fitted decay. Estimator `{rec}` (recommended, "
-           "see `results/woellmer2012/README.md`) first, then the paper's count; `truth`: the "
-           "oracle.", ""]
+           "brackets; lag-1 relative sensitivity; fitted decay. "
+           + (f"Per task the recommended estimator `{rec}` first, then the paper's count (README, "
+              "\"Context you can trust\"); " if rec != "paper" else "The paper's count; ")
+           + "`truth`: the oracle of the task's latent dimensions.", ""]
 
     def cell(v, side):
         lo, hi = v.get(f"{side}_{pos}_low"), v.get(f"{side}_{pos}_high")
@@ -137,7 +138,32 @@ def readme_section(results: Path) -> list[str]:
             lines += _table1_section(results / name / "table1.json", title)
     if (results / "woellmer2012" / "context_summary.json").is_file():
         lines += _context_section(results / "woellmer2012" / "context_summary.json")
+    if (results / "woellmer2012" / "context_study.json").is_file():
+        lines += _scorecard_section(results / "woellmer2012" / "context_study.json")
     return lines
+
+
+def _scorecard_section(path: Path) -> list[str]:
+    """The study's scorecard: per estimator (the recommended first) and corpus, how often the
+    count is within ±1 of the truth and how well it ranks the points."""
+    doc = json.loads(path.read_text())
+    card = doc["meta"].get("scorecard")
+    if not card:
+        return []
+    rec = doc["meta"].get("recommended_estimator", "paper")
+    c = doc["meta"]["config"]
+    out = [f"**Can the count be trusted? (`emojax reproduce woellmer2012_study`)** — past context "
+           f"of the {c['task']} BLSTM against the exact truth, rho {c['rhos']} × signal-to-noise "
+           f"{c['snrs']} (embedded, seeds {c['seeds']}, {c['sequences']} sequences) and "
+           f"{c['statespace_snrs']} (statespace, seeds {c['statespace_seeds']}); "
+           f"{c['folds']} folds per point; {doc['meta'].get('wall_s_total', doc['meta']['wall_s']) / 60:.0f} min.", ""]
+    rows = sorted(card.values(), key=lambda v: (v["estimator"] != rec, v["estimator"], v["corpus"]))
+    out += R.markdown_table(["estimator", "corpus", "points", "within ±1 of the truth",
+                             "mean error", "Spearman (measured, true)"],
+                            [[v["estimator"] + (" (recommended)" if v["estimator"] == rec else ""),
+                              v["corpus"], str(v["points"]), f"{100 * v['within_1']:.0f} %",
+                              f"{v['mean_error']:+.2f}", f"{v['spearman']:.2f}"] for v in rows])
+    return out + [""]
 
 
 def _records(path: Path):
@@ -201,6 +227,10 @@ def results_readme(results: Path) -> str | None:
         for fig in ("fig1_jacobian.png", "fig2_context_position.png", "fig3_context_threshold.png"):
             if (d / fig).is_file():
                 lines += [f"![{fig}]({fig})", ""]
+    if (d / "context_causes.md").is_file():
+        lines += ["## " + (d / "context_causes.md").read_text().lstrip("# "), ""]
+        if (d / "fig5_causes.png").is_file():
+            lines += ["![fig5](fig5_causes.png)", ""]
     if (d / "context_study.md").is_file():
         from emojax.experiments.woellmer2012_study import readme_lines
         lines += readme_lines(d)
