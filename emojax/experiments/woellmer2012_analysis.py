@@ -43,7 +43,8 @@ ESTIMATORS = {
     # ~5 past utterances at 3 % before any training (f = 0.5 per step), and training on data with no
     # temporal structure removes only part of that; started near-memoryless, the probe holds only
     # the memory the data pays for (results/woellmer2012/README.md, "Why the count overestimates").
-    "memoryless": "a probe BLSTM trained from a near-memoryless start (forget-gate bias -2)",
+    "memoryless": "a probe BLSTM trained from a near-memoryless start "
+                  "(forget-gate bias analysis.memoryless_forget_bias, -2 by default)",
 }
 
 
