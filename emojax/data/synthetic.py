@@ -17,6 +17,10 @@ Generative model, per (dialog, speaker) turn sequence t = 0..T-1, latent z_t = (
                                                            100 noise (with per-speaker offsets)
     rating = clip(round(3 + label_gain z_t + N(0, annot_sd²)), 1, 5), averaged over 2–3 annotators.
 
+``snr`` divides the expression and informative-feature noise sds by sqrt(snr), ``informative``
+sets the share of informative features and ``sequences`` the number of speaker sequences: the axes
+besides ``rho`` that move the true context, each keeping the oracle exact.
+
 All processes are stationary with unit variance. Because the model is linear-Gaussian, the
 Bayes-optimal smoother E[z_t | x_0..T-1] is linear in the features and its sensitivity to every
 utterance — the **oracle context** — is exact (`oracle_sensitivity`). The default ``rho`` = 0.9 with

@@ -99,20 +99,18 @@ def _test_sequences(corpus, fold_rec, order_seqs):
     return out
 
 
-def model_sensitivities(params, xs_list, width: int, *, mode: str = "auto", batch: int = 16):
-    """S (T_i, T_i) per sequence for the Wöllmer BLSTM, computed in padded batches.
+def jacobian_batches(params, xs_list, width: int, *, mode: str = "auto", batch: int = 16):
+    """Yield ``(chunk, J (B, T, K, T, F_real))``: the Wöllmer BLSTM's sequential Jacobians of the
+    sequences `xs_list`, `batch` at a time, zero-padded in time and to `width` input columns.
 
-    Inputs are zero-padded to `width` columns (the fold's compiled width). The padding columns
-    reach no output (their inputs are zero), but their derivatives are not zero: their first-layer
-    weights are untrained initial values (shrunk by L2). So S sums |J| over the real features
-    only: the first ``x.shape[1]`` columns.
-    """
+    The padding columns reach no output (their inputs are zero), but their derivatives are not
+    zero: their first-layer weights are untrained initial values (shrunk by L2). So J keeps the
+    real features only: the first ``x.shape[1]`` columns."""
     import jax.numpy as jnp
 
-    from emojax.analysis.jacobian import batched_sequential_jacobian, sensitivity
+    from emojax.analysis.jacobian import batched_sequential_jacobian
     from emojax.data.batching import pad_batch
     from emojax.models import woellmer as model
-    out = []
     for i in range(0, len(xs_list), batch):
         chunk = xs_list[i:i + batch]
         b = pad_batch([{"x": x} for x in chunk], batch, width)
@@ -120,7 +118,16 @@ def model_sensitivities(params, xs_list, width: int, *, mode: str = "auto", batc
         # chunked per mode inside (forward mode holds T*F tangents per sequence)
         J = batched_sequential_jacobian(model.apply, params, jnp.asarray(b["x"]),
                                         jnp.asarray(b["mask"]), mode=mode)
-        S = np.asarray(sensitivity(J[..., :n_real]))                     # (B, T, T)
+        yield chunk, J[..., :n_real]
+
+
+def model_sensitivities(params, xs_list, width: int, *, mode: str = "auto", batch: int = 16):
+    """S (T_i, T_i) per sequence for the Wöllmer BLSTM (`jacobian_batches`, summed over the real
+    features and the classes)."""
+    from emojax.analysis.jacobian import sensitivity
+    out = []
+    for chunk, J in jacobian_batches(params, xs_list, width, mode=mode, batch=batch):
+        S = np.asarray(sensitivity(J))                                    # (B, T, T)
         out += [S[j, :len(x), :len(x)] for j, x in enumerate(chunk)]
     return out
 

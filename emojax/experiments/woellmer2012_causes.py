@@ -75,20 +75,12 @@ QUICK = {"folds": 1, "seeds": 2, "corpora": ["synthetic:rho=0.9,seed=0,sequences
 
 
 def _jacobians(params, xs, width, mode):
-    """J (T, K, T, F_real) per sequence (the fold's real features only)."""
-    import jax.numpy as jnp
-
-    from emojax.analysis.jacobian import batched_sequential_jacobian
-    from emojax.data.batching import pad_batch
-    from emojax.models import woellmer as model
+    """J (T, K, T, F_real) per sequence, on the host."""
+    from emojax.experiments.woellmer2012_analysis import jacobian_batches
     out = []
-    for i in range(0, len(xs), 16):
-        chunk = xs[i:i + 16]
-        b = pad_batch([{"x": x} for x in chunk], 16, width)
-        J = np.asarray(batched_sequential_jacobian(model.apply, params, jnp.asarray(b["x"]),
-                                                   jnp.asarray(b["mask"]), mode=mode))
-        n = chunk[0].shape[1]
-        out += [J[j, :len(x), :, :len(x), :n] for j, x in enumerate(chunk)]
+    for chunk, J in jacobian_batches(params, xs, width, mode=mode):
+        J = np.asarray(J)
+        out += [J[j, :len(x), :, :len(x)] for j, x in enumerate(chunk)]
     return out
 
 
