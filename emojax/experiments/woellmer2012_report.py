@@ -196,7 +196,7 @@ def results_readme(results: Path) -> str | None:
 
         def early_future(cond):
             v = [r["future"] for r in recs if r["task"] == task and r["condition"] == cond
-                 and r["theta"] == theta and isinstance(r["position"], int) and r["position"] < 5]
+                 and r.get("estimator", "paper") == "paper" and r["theta"] == theta and isinstance(r["position"], int) and r["position"] < 5]
             return sum(v) / len(v) if v else float("nan")
 
         def g(cond, key):
