@@ -132,7 +132,8 @@ def test_context_records():
     recs = C.context_records(S_list, task="cluster5", condition="ordered", thetas=[0.03, 0.1])
     keys = {"task", "condition", "theta", "position", "past", "future", "n"}
     ci = {"past_low", "past_high", "future_low", "future_high"}
-    assert all(set(r) == (keys | ci if isinstance(r["position"], int) else keys) for r in recs)
+    assert all(set(r) == (keys | ci if isinstance(r["position"], int) and r["n"] > 1 else keys)
+               for r in recs)                       # one sequence: no interval
     # position 0 of both sequences: future counts 5 (12 steps) and 5 (6 steps): no spread
     assert recs[0]["future_low"] == recs[0]["future_high"] == recs[0]["future"]
     by = {(r["theta"], r["position"]): r for r in recs}
@@ -184,3 +185,24 @@ def test_context_interval_covers_and_shrinks():
     assert apart["past_high"] - apart["past_low"] > 2 * (same["past_high"] - same["past_low"])
     with pytest.raises(ValueError):
         C.context_interval(np.zeros((3, 2)))
+
+
+def test_analysis_tables_put_the_recommended_estimator_first_and_need_no_paper():
+    """context.md lists the recommended estimator first in each task/condition, and a run with
+    only the memoryless estimator (the oracle still counted the paper's way) renders."""
+    import types
+
+    from emojax.experiments.woellmer2012_analysis import (AnalysisConfig, context_markdown,
+                                                          summarise)
+    mats = [geometric(30, 0.5), geometric(25, 0.6)]
+    corpus = types.SimpleNamespace(name="synthetic", params={"kind": "synthetic"})
+    both = AnalysisConfig()
+    S_by = {("valence3", "ordered", "paper"): [mats], ("valence3", "ordered", "memoryless"): [mats],
+            ("valence3", "oracle", "paper"): [mats]}
+    md = context_markdown(summarise(S_by, both), corpus, both)
+    rows = [ln for ln in md.splitlines() if ln.startswith("| valence3 | ordered")]
+    assert [r.split("|")[3].strip() for r in rows] == ["memoryless", "paper"]
+    only = AnalysisConfig(estimators=("memoryless",), recommended="memoryless")
+    S_by.pop(("valence3", "ordered", "paper"))
+    md = context_markdown(summarise(S_by, only), corpus, only)
+    assert "| valence3 | oracle | truth |" in md and "one training seed" in md

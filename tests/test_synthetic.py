@@ -87,7 +87,7 @@ def test_new_axes_parse_and_shape_the_corpus():
     assert S.SyntheticParams().kinds == (40, 60, 100)                   # defaults unchanged
     c = S.marker_wearers(S.generate(dataclasses.replace(SMALL, sequences=15, informative=0.1)))
     assert len(sequences(c)) == 15 and c.features.shape[1] == 200
-    for bad in ("snr=0", "informative=0.5", "sequences=-1"):
+    for bad in ("snr=0", "informative=0.5", "informative=0.005", "sequences=-1"):
         with pytest.raises(ValueError):
             S.parse_spec(bad)
 

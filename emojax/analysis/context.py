@@ -180,9 +180,10 @@ def context_records(S_list, *, task: str, condition: str, thetas,
     valid step) and ``position=f"ge{min_predecessors}"`` (``"ge10"`` by default, the only such label
     DESIGN accepts). ``condition`` is ``ordered``, ``shuffled``, ``oracle`` or ``oracle_shuffled``;
     ``theta`` a fraction (0.03 for 3 %). Positions or means over no steps are left out. Position
-    records carry a normal-approximation 95 % interval over the sequences (``past_low`` ...
-    ``future_high``; callers with several training seeds add the two-way bootstrap interval of
-    `context_interval` to the means).
+    records reached by two or more sequences carry a normal-approximation 95 % interval over them
+    (``past_low`` ... ``future_high``), treating every matrix as independent (matrices of several
+    training seeds of the same sequences make it too narrow); callers with several seeds add the
+    two-way bootstrap interval of `context_interval` to the means.
     """
     seqs = list(_sequences(S_list, lengths))
     mats, lens = [S for S, _ in seqs], [L for _, L in seqs]
@@ -193,13 +194,14 @@ def context_records(S_list, *, task: str, condition: str, thetas,
     for j, theta in enumerate(thetas):
         spread = _position_spread(mats, theta, lens)
         for t, (p, f, n) in context_vs_position(mats, theta, max_position, lens).items():
-            (sp, sf) = spread[t]
-            half = 1.959964 / np.sqrt(n)            # normal-approximation 95 % interval of a mean
-            recs.append({**base, "theta": theta, "position": int(t), "past": float(p),
-                         "future": float(f), "n": int(n),
-                         "past_low": max(float(p - half * sp), 0.0), "past_high": float(p + half * sp),
-                         "future_low": max(float(f - half * sf), 0.0),
-                         "future_high": float(f + half * sf)})
+            rec = {**base, "theta": theta, "position": int(t), "past": float(p),
+                   "future": float(f), "n": int(n)}
+            if n > 1:                               # normal-approximation 95 % interval of a mean
+                (sp, sf), half = spread[t], 1.959964 / np.sqrt(n)
+                rec.update(past_low=max(float(p - half * sp), 0.0), past_high=float(p + half * sp),
+                           future_low=max(float(f - half * sf), 0.0),
+                           future_high=float(f + half * sf))
+            recs.append(rec)
         for pos, key in (("all", "all"), (f"ge{min_predecessors}", "ge")):
             n = int(by_th[f"n_{key}"][j])
             if n:

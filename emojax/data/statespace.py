@@ -61,7 +61,8 @@ def parse_spec(rest: str) -> StateSpaceParams:
 
 
 def loadings(p: StateSpaceParams) -> np.ndarray:
-    """A (F, 2): the first draws of ``seed``'s generator (so the oracle can redraw them)."""
+    """A (F, 2), drawn from a stream of its own (``[seed, 7]``), so the oracle redraws them
+    without generating the corpus."""
     rng = np.random.default_rng([p.seed, 7])
     strong = p.features - p.features // 2
     scale = np.r_[np.ones(strong), np.full(p.features - strong, p.weak)]

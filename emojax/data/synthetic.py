@@ -124,9 +124,10 @@ def parse_spec(rest: str) -> SyntheticParams:
         raise ValueError(f"synthetic corpus: scale={p.scale} must be > 0")
     if p.snr <= 0:
         raise ValueError(f"synthetic corpus: snr={p.snr} must be > 0")
-    if not 0.0 <= p.informative <= 0.4:
-        raise ValueError(f"synthetic corpus: informative={p.informative} must be in (0, 0.4] "
-                         "(redundant features take 1.5x as many), or 0 for n_informative")
+    if not (p.informative == 0 or 3 <= round(p.informative * p.n_features) and p.informative <= 0.4):
+        raise ValueError(f"synthetic corpus: informative={p.informative} must give at least 3 "
+                         f"informative features of {p.n_features} and be <= 0.4 (redundant ones "
+                         "take 1.5x as many), or be 0 for n_informative")
     if p.sequences < 0:
         raise ValueError(f"synthetic corpus: sequences={p.sequences} must be >= 0")
     return p

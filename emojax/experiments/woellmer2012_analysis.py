@@ -366,17 +366,18 @@ def context_markdown(summary: dict, corpus, acfg: AnalysisConfig) -> str:
     from emojax.experiments.results import markdown_table
     pos = acfg.position
     pct = f"{100 * acfg.level:g} %"
+    over = "test sequences and training seeds" if acfg.seeds > 1 else "test sequences (one training seed)"
     lines = ["# Wöllmer et al. 2012 §5.2 — context used by the BLSTM", "",
              f"Corpus `{corpus.name}`. Counts of past/future utterances whose sensitivity is at "
              f"least {100 * acfg.theta:g} % of the row maximum; `{pos}` = output steps with at least "
-             f"{acfg.min_predecessors} predecessors, with the {pct} interval over test sequences and "
-             f"training seeds in brackets; lag-1 = mean S[t, t-1] / S[t, t]; decay = fitted "
+             f"{acfg.min_predecessors} predecessors, with the {pct} interval over {over} "
+             f"in brackets; lag-1 = mean S[t, t-1] / S[t, t]; decay = fitted "
              "geometric rate of the past profile. Estimators: "
              + "; ".join(f"`{e}` — {ESTIMATORS[e]}" for e in acfg.estimators)
              + f". Recommended: `{acfg.recommended}`.", ""]
-    order = {e: i for i, e in enumerate([acfg.recommended] + list(acfg.estimators))}
+    order = {e: i for i, e in enumerate(dict.fromkeys([acfg.recommended, *acfg.estimators]))}
     rows = sorted(summary.values(), key=lambda v: (v["condition"].startswith("oracle"), v["task"],
-                                                   v["condition"], order[v["estimator"]]))
+                                                   v["condition"], order.get(v["estimator"], -1)))
 
     def ci(v, side):
         return (f"{v[f'{side}_{pos}']:.2f} [{v[f'{side}_{pos}_low']:.2f}, "

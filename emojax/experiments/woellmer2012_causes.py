@@ -13,9 +13,9 @@ several ways:
 | ``init_fb0`` / ``init_fb-2`` | a freshly initialised BLSTM (no training), forget-gate bias 0 (the model's default) or -2: the context the architecture shows before learning anything |
 | ``paper`` | the trained BLSTM, the paper's count (mean over ``seeds`` training seeds; their spread in ``seed_sd``, ``seed_min``, ``seed_max``) |
 | ``seed_mean_jacobian`` | the signed Jacobian averaged over the seeds before |J| and counting (does seed noise inflate the count?) |
-| ``self_reference`` | the threshold taken of S[t, t] instead of the row maximum |
-| ``l2_features`` | features combined by the root sum of squares instead of Σ|J| (does a sum over many low-signal features build a floor?) |
-| ``signal_features`` | Σ|J| over the features that carry signal only (informative and redundant ones; statespace: the strong half) |
+| ``self_reference`` | the threshold taken of S[t, t] instead of the row maximum (mean over the seeds) |
+| ``l2_features`` | features combined by the root sum of squares instead of Σ|J| (does a sum over many low-signal features build a floor?) (mean over the seeds) |
+| ``signal_features`` | Σ|J| over the features that carry signal only (informative and redundant ones; statespace: the strong half) (mean over the seeds) |
 | ``memoryless`` | the probe BLSTM trained from a near-memoryless start (forget-gate bias ``analysis.memoryless_forget_bias``) |
 
 Writes WORKDIR/results/context_causes.{json,md,csv} and fig5_causes.png; the default run publishes
@@ -100,7 +100,7 @@ def _count(S_list, acfg, reference="max"):
     scaled = []
     for S in S_list:
         d = np.diagonal(S)[:, None]
-        R = np.where(S >= acfg.theta * d, 1.0, 0.0)
+        R = np.where((S >= acfg.theta * d) & (d > 0), 1.0, 0.0)
         np.fill_diagonal(R, 2.0)
         scaled.append(R)
     return float(ctx.context_vs_threshold(scaled, [0.5], min_predecessors=acfg.min_predecessors)["past_ge"][0])
@@ -133,7 +133,7 @@ def diagnose(cfg: Config, spec: str, progress=None) -> dict:
     spk, groups = W.folds_of(dataclasses.replace(wcfg, max_folds=cfg.folds), corpus, seqs, "folds")
     oracle = _oracle(corpus)
     S = {r: [] for r in ROWS}
-    per_seed = [[] for _ in range(cfg.seeds)]
+    per_seed, per_l2, per_sig = ([[] for _ in range(cfg.seeds)] for _ in range(3))
     for f, group in enumerate(groups):
         prep = W.prepare_fold(corpus, seqs, spk, cfg.task, group, wcfg, f)
         width = bucket_length(prep["selected"].size)
@@ -153,10 +153,11 @@ def diagnose(cfg: Config, spec: str, progress=None) -> dict:
             Js.append(_jacobians(params, xs, width, a.mode))
             per_seed[k] += [_abs_sum(J) for J in Js[-1]]
         sig = _signal_columns(corpus, prep["selected"])
+        for k, J_k in enumerate(Js):               # every seed, so rows compare with `paper`
+            per_l2[k] += [np.sqrt((J ** 2).sum(axis=(1, 3))) for J in J_k]
+            per_sig[k] += [_abs_sum(J, sig) for J in J_k]
         for i in range(len(xs)):
             S["seed_mean_jacobian"].append(_abs_sum(sum(J[i] for J in Js) / len(Js)))
-            S["l2_features"].append(np.sqrt((Js[0][i] ** 2).sum(axis=(1, 3))))
-            S["signal_features"].append(_abs_sum(Js[0][i], sig))
         mcfg = dataclasses.replace(wcfg, model=dataclasses.replace(
             cfg.model, forget_bias=a.memoryless_forget_bias))
         params, _, _ = W.train_blstm(prep, seqs, mcfg, width, cfg.seed * 7919 + f * 31 + 7, progress)
@@ -170,7 +171,9 @@ def diagnose(cfg: Config, spec: str, progress=None) -> dict:
         if r == "paper":
             out[r] = float(np.mean(seed_counts))
         elif r == "self_reference":
-            out[r] = _count(per_seed[0], a, reference="self")
+            out[r] = float(np.mean([_count(s, a, reference="self") for s in per_seed]))
+        elif r in ("l2_features", "signal_features"):
+            out[r] = float(np.mean([_count(s, a) for s in (per_l2 if r == "l2_features" else per_sig)]))
         else:
             out[r] = _count(S[r], a)
     return out

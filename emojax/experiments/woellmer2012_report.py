@@ -107,8 +107,9 @@ def _context_section(path: Path) -> list[str]:
     rec = json.loads(ctx.read_text())["meta"].get("recommended_estimator", "paper") if ctx.is_file() else "paper"
     out = ["**Context used (Wöllmer §5.2)** — mean relevant past / future utterances at "
            f"θ = {100 * theta:g} %, output steps with ≥ {pos[2:]} predecessors, "
-           f"{100 * any_v.get('level', 0.95):g} % interval over test sequences and training seeds in "
-           "brackets; lag-1 relative sensitivity; fitted decay. "
+           f"{100 * any_v.get('level', 0.95):g} % interval over test sequences"
+           + (" and training seeds" if any_v.get("seeds", 1) > 1 else " (one training seed)")
+           + " in brackets; lag-1 relative sensitivity; fitted decay. "
            + (f"Per task the recommended estimator `{rec}` first, then the paper's count (README, "
               "\"Context you can trust\"); " if rec != "paper" else "The paper's count; ")
            + "`truth`: the oracle of the task's latent dimensions.", ""]
@@ -204,8 +205,8 @@ def results_readme(results: Path) -> str | None:
             return (f"{v[key]:.2f}" if key in ("lag1", "decay") else f"{v[key]:.1f}") if v else "—"
         tasks = sorted({k.split("/")[0] for k in summary})
         past = f"past_{pos}"
-        ordered = [summary[f"{t}/ordered"][past] for t in tasks if f"{t}/ordered" in summary]
-        shuffled = [summary[f"{t}/shuffled"][past] for t in tasks if f"{t}/shuffled" in summary]
+        ordered = [summary[f"{t}/ordered"][past] for t in tasks if f"{t}/ordered" in summary] or [float("nan")]
+        shuffled = [summary[f"{t}/shuffled"][past] for t in tasks if f"{t}/shuffled" in summary] or [float("nan")]
         lines += [f"## Context (§5.2), task `{task}`, θ = {100 * theta:g} %", ""]
         lines += R.markdown_table(["finding", "paper (IEMOCAP)", "ours: BLSTM", "ours: oracle"], [
             [f"past utterances used once ≥ 8 (ours: ≥ {pos[2:]}) are available", "7–8",
