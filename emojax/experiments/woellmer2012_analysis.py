@@ -132,6 +132,20 @@ def model_sensitivities(params, xs_list, width: int, *, mode: str = "auto", batc
     return out
 
 
+def estimator_model(model_cfg, acfg: AnalysisConfig, est: str):
+    """The model settings behind estimator `est`: the run's own for ``paper``, its forget-gate
+    bias replaced by ``analysis.memoryless_forget_bias`` for ``memoryless``."""
+    if est == "paper":
+        return model_cfg
+    return dataclasses.replace(model_cfg, forget_bias=acfg.memoryless_forget_bias)
+
+
+def seed_offset(est: str, k: int) -> int:
+    """Added to a fold's training seed for estimator `est`, training seed index `k` (k = 0 of the
+    paper's estimator is the run's own model)."""
+    return 104729 * k + (0 if est == "paper" else 7)
+
+
 def _oracle(corpus):
     """``(turns, *, shuffled, dims) -> S`` for a corpus with a known answer, else None."""
     kind = corpus.params.get("kind")
@@ -163,10 +177,9 @@ def _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, fold, clf, est,
     like = model.init_from(cfg.model, jax.random.PRNGKey(0), rec["width"], rec["n_classes"])
     if est == "paper" and k == 0:
         return load_params(wd.checkpoint(W.checkpoint_name(task, fold, clf)), like)
-    mcfg = cfg.model if est == "paper" else dataclasses.replace(
-        cfg.model, forget_bias=cfg.analysis.memoryless_forget_bias)
+    mcfg = estimator_model(cfg.model, cfg.analysis, est)
     run_seqs, seed = W._condition(seqs, clf, cfg, fold)
-    seed += 104729 * k + (7 if est != "paper" else 0)
+    seed += seed_offset(est, k)
     content = W.piece_settings(cfg, corpus)
     name = (f"{W.checkpoint_name(task, fold, clf)}_{est}_s{k}_"
             + fingerprint({**content, "model": dataclasses.asdict(mcfg), "task": task,

@@ -123,7 +123,8 @@ def diagnose(cfg: Config, spec: str, progress=None) -> dict:
     from emojax import data
     from emojax.data.batching import bucket_length
     from emojax.experiments import woellmer2012 as W
-    from emojax.experiments.woellmer2012_analysis import TASK_DIMS, _oracle
+    from emojax.experiments.woellmer2012_analysis import (TASK_DIMS, _oracle, estimator_model,
+                                                          seed_offset)
     from emojax.models import woellmer as model
     a = cfg.analysis
     wcfg = W.Config(corpus=spec, tasks=(cfg.task,), classifiers=("blstm",), seed=cfg.seed,
@@ -148,8 +149,8 @@ def diagnose(cfg: Config, spec: str, progress=None) -> dict:
             S[f"init_fb{fb:g}"] += [_abs_sum(J) for J in _jacobians(init, xs, width, a.mode)]
         Js = []
         for k in range(cfg.seeds):
-            params, _, _ = W.train_blstm(prep, seqs, wcfg, width, cfg.seed * 7919 + f * 31 + 104729 * k,
-                                         progress)
+            params, _, _ = W.train_blstm(prep, seqs, wcfg, width,
+                                         cfg.seed * 7919 + f * 31 + seed_offset("paper", k), progress)
             Js.append(_jacobians(params, xs, width, a.mode))
             per_seed[k] += [_abs_sum(J) for J in Js[-1]]
         sig = _signal_columns(corpus, prep["selected"])
@@ -158,9 +159,9 @@ def diagnose(cfg: Config, spec: str, progress=None) -> dict:
             per_sig[k] += [_abs_sum(J, sig) for J in J_k]
         for i in range(len(xs)):
             S["seed_mean_jacobian"].append(_abs_sum(sum(J[i] for J in Js) / len(Js)))
-        mcfg = dataclasses.replace(wcfg, model=dataclasses.replace(
-            cfg.model, forget_bias=a.memoryless_forget_bias))
-        params, _, _ = W.train_blstm(prep, seqs, mcfg, width, cfg.seed * 7919 + f * 31 + 7, progress)
+        mcfg = dataclasses.replace(wcfg, model=estimator_model(cfg.model, a, "memoryless"))
+        params, _, _ = W.train_blstm(prep, seqs, mcfg, width,
+                                     cfg.seed * 7919 + f * 31 + seed_offset("memoryless", 0), progress)
         S["memoryless"] += [_abs_sum(J) for J in _jacobians(params, xs, width, a.mode)]
     seed_counts = [_count(s, a) for s in per_seed]
     out = {"spec": spec, "corpus": corpus.params["kind"], "rho": corpus.params["rho"],

@@ -133,7 +133,8 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
     from emojax.data.batching import bucket_length
     from emojax.experiments import woellmer2012 as W
     from emojax.experiments.woellmer2012_analysis import (
-        TASK_DIMS, _oracle, context_figures, interval, model_sensitivities)
+        TASK_DIMS, _oracle, context_figures, estimator_model, interval, model_sensitivities,
+        seed_offset)
     from emojax.train.metrics import scores
     wcfg = _point_config(cfg, p)
     a = cfg.analysis
@@ -149,10 +150,9 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
         test = [s for s, part in zip(seqs, prep["part"]) if part == "test"]
         xs = [prep["X"][s] for s in test]
         for est in a.estimators:
-            mcfg = wcfg.model if est == "paper" else dataclasses.replace(
-                wcfg.model, forget_bias=a.memoryless_forget_bias)
+            mcfg = estimator_model(wcfg.model, a, est)
             for k in range(a.seeds):
-                seed = cfg.seed * 7919 + f * 31 + 104729 * k + (7 if est != "paper" else 0)
+                seed = cfg.seed * 7919 + f * 31 + seed_offset(est, k)
                 params, logits, _ = W.train_blstm(prep, seqs, dataclasses.replace(wcfg, model=mcfg),
                                                   width, seed, progress)
                 S_est[est][k] += model_sensitivities(params, xs, width, mode=a.mode)
