@@ -66,13 +66,20 @@ def _print_summaries(mod, results: Path) -> None:
 
 
 def cmd_reproduce(args) -> int:
-    from emojax import experiments
+    from emojax import experiments, parallel
+    procs = parallel.initialize(args.coordinator, args.num_processes, args.process_id)
     mod, base, variant, cfg, default = build_config(args.name, args.config, args.corpus, args.set)
+    if procs["processes"] > 1 and not getattr(mod, "DISTRIBUTED", False):
+        raise ValueError(f"{base} runs in one process (its models are trained one at a time); "
+                         "several processes help only woellmer2012")
     workdir = Path(args.workdir) if args.workdir else default_workdir(mod, base, variant, cfg)
     publish = (ROOT / "results" / experiments.publish_name(base)
                if default and (ROOT / "results").is_dir() else None)
     if args.publish:          # a study or control, published under its own name
         publish = ROOT / "results" / args.publish
+    if not parallel.is_main():   # process 0 writes and reports
+        doc = mod.run(cfg, workdir, publish=None, progress=False)
+        return 0 if doc else 1
     import inspect
     kw = {"fresh": args.fresh} if "fresh" in inspect.signature(mod.run).parameters else {}
     if args.fresh and not kw:
@@ -220,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="also publish to results/NAME (controls and studies; the default run "
                         "publishes to results/EXPERIMENT by itself)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    d = r.add_argument_group("several processes (jax.distributed; detected by itself on a TPU "
+                             "pod slice and under srun)")
+    d.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
+    d.add_argument("--num-processes", type=int, metavar="N")
+    d.add_argument("--process-id", type=int, metavar="I", help="this process, 0 .. N-1")
     r.set_defaults(func=cmd_reproduce)
     a = sub.add_parser("analyze", help="re-run a finished run's analysis from its checkpoints")
     a.add_argument("workdir", help="the --workdir of a finished `emojax reproduce`")

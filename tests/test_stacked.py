@@ -72,9 +72,21 @@ def test_eight_simulated_devices_equal_one(tmp_path):
         trains = [toy_data(s, 5, 4) for s in seeds]
         vals = [toy_data(s + 50, 2, 4) for s in seeds]
         inits = [model.init(jax.random.PRNGKey(s), 4, 3, hidden=8) for s in seeds]
+        import emojax.train.fit as F
+        placed, shard_models = [], F.shard_models
+        def spy(tree, mesh=None):              # the trained models come back as host arrays
+            out = shard_models(tree, mesh)
+            placed.append(len(jax.tree.leaves(out)[0].sharding.device_set))
+            return out
+        F.shard_models = spy
         one, _ = fit(model.apply, CE, inits, CFG, trains, vals, 4, seeds, shard=False)
         many, _ = fit(model.apply, CE, inits, CFG, trains, vals, 4, seeds, shard=True)
-        assert len(many[0]["out"]["w"].sharding.device_set) == 8
+        assert placed == [8, 8], placed        # parameters and optimiser state over 8 devices
+        # 5 models over 8 devices: padded with copies of the last, which are dropped
+        five, _ = fit(model.apply, CE, inits[:5], CFG, trains[:5], vals[:5], 4, seeds[:5], shard=True)
+        assert len(five) == 5
+        for a, b in zip(jax.tree.leaves(one[:5]), jax.tree.leaves(five)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
         for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(many)):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
         print("ok")

@@ -45,6 +45,8 @@ def run_meta(experiment: str, cfg, corpus=None, *, wall_s: float, **extra) -> di
         "seed": cfg_dict.get("seed"), "wall_s": round(wall_s, 1),
         "compile": compile_seconds(), "jax_compilation_cache_dir": jax.config.jax_compilation_cache_dir,
         "emojax_commit": source_commit(), "host_allocator": allocator_state(), **extra})
+    if jax.process_count() > 1:
+        meta.update({"processes": jax.process_count(), "devices": jax.device_count()})
     return meta
 
 

@@ -71,10 +71,21 @@ def read_json(path: Path, what: str = "record") -> dict:
 
 
 class Workdir:
-    """A run's directory: ``pieces/``, ``checkpoints/``, ``results/`` and the lock."""
+    """A run's directory: ``pieces/``, ``checkpoints/``, ``results/`` and the lock.
 
-    def __init__(self, path: Path):
+    In a run of several processes (`emojax.parallel`) only process 0 writes here; the others read
+    the same pieces and checkpoints and write their (identical) results to a private folder,
+    `results` (``writer=False``).
+    """
+
+    def __init__(self, path: Path, *, results: Path | None = None):
         self.path = Path(path)
+        self._results = results
+
+    @property
+    def writer(self) -> bool:
+        """Whether this process writes the workdir's pieces and checkpoints."""
+        return self._results is None
 
     @property
     def pieces(self) -> Path:
@@ -86,7 +97,7 @@ class Workdir:
 
     @property
     def results(self) -> Path:
-        return self.path / RESULTS
+        return self._results or self.path / RESULTS
 
     def piece_path(self, key: str) -> Path:
         return self.pieces / f"{key}.json"
@@ -118,8 +129,21 @@ def open_workdir(path: Path, *, fresh: bool = False) -> Iterator[Workdir]:
     """Create (or reuse) the workdir and hold its lock for the duration of the run.
 
     `fresh` discards the pieces, checkpoints, probes and results left by earlier runs.
+    In a run of several processes, process 0 does all of that; the others wait until it has, and
+    get a `Workdir` that does not write here (see `Workdir`).
     """
+    from emojax import parallel
     path = Path(path)
+    if not parallel.is_main():
+        import tempfile
+        parallel.barrier(f"emojax-workdir-{path}")     # process 0 has locked (and cleared) it
+        if not (path / PIECES).is_dir():
+            raise ValueError(f"{path}: this process (of {parallel.count()}) does not see the "
+                             "workdir process 0 made; a run of several processes needs a --workdir "
+                             "on a file system they all share")
+        with tempfile.TemporaryDirectory(prefix="emojax-process-") as tmp:
+            yield Workdir(path, results=Path(tmp) / RESULTS)
+        return
     if path.exists() and not path.is_dir():
         raise ValueError(f"{path}: --workdir is a file, not a directory")
     path.mkdir(parents=True, exist_ok=True)
@@ -148,6 +172,7 @@ def open_workdir(path: Path, *, fresh: bool = False) -> Iterator[Workdir]:
                 shutil.rmtree(sub, ignore_errors=True)
         for sub in (wd.pieces, wd.checkpoints):
             sub.mkdir(exist_ok=True)
+        parallel.barrier(f"emojax-workdir-{path}")     # the others may look now
         yield wd
     finally:
         lock.close()                             # closing releases the lock
@@ -204,13 +229,21 @@ def run_pieces(wd: Workdir, pieces: dict[str, dict], compute: Callable, *,
     each is done; the runner stores every record with its settings, fingerprint and seconds.
     """
     from tqdm.auto import tqdm
+    from emojax import parallel
     pieces = {k: json.loads(json.dumps(v, default=str)) for k, v in pieces.items()}   # as saved
     done, seconds = load_pieces(wd, pieces, missing_ok=True)
-    todo = [k for k in pieces if k not in done]
+    todo = parallel.agree([k for k in pieces if k not in done])   # process 0's view, everywhere
+    for k in todo:
+        done.pop(k, None)
+        seconds.pop(k, None)
+    if set(pieces) - set(done) - set(todo):
+        raise ValueError(f"{wd.path}: process 0 reuses pieces this process cannot read; a run of "
+                         "several processes needs a --workdir on a file system they all share")
     groups: dict[object, list[str]] = {}
     for k in todo:
         groups.setdefault(group(k), []).append(k)
-    bar = tqdm(total=len(pieces), initial=len(done), desc=desc, unit=unit, disable=not progress)
+    bar = tqdm(total=len(pieces), initial=len(done), desc=desc, unit=unit,
+               disable=not progress or not parallel.is_main())
     try:
         for keys in groups.values():
             bar.set_description(f"{desc} {keys[0]}" if len(keys) == 1 else f"{desc} {len(keys)} {unit}s")
@@ -220,14 +253,16 @@ def run_pieces(wd: Workdir, pieces: dict[str, dict], compute: Callable, *,
                 if key not in pieces:
                     raise RuntimeError(f"compute returned an unknown piece {key!r}")
                 sec = (time.time() - t0) / (len(keys) if out is not None else 1)
-                write_atomic(wd.piece_path(key), json.dumps(
-                    {"fingerprint": fingerprint(pieces[key]), "settings": pieces[key],
-                     "seconds": round(sec, 2), "record": record}))
+                if wd.writer:
+                    write_atomic(wd.piece_path(key), json.dumps(
+                        {"fingerprint": fingerprint(pieces[key]), "settings": pieces[key],
+                         "seconds": round(sec, 2), "record": record}))
                 done[key], seconds[key] = record, sec
                 bar.update(1)
                 t0 = time.time() if out is None else t0
     finally:
         bar.close()
+    parallel.barrier("emojax-pieces-written")        # process 0's records and checkpoints are there
     missing = [k for k in pieces if k not in done]
     if missing:
         raise RuntimeError(f"pieces not computed: {missing}")

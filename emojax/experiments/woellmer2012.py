@@ -100,6 +100,9 @@ class Config:
 QUICK = {"corpus": "synthetic:scale=0.2", "tasks": ["valence3", "cluster3"], "max_folds": 2,
          "model": {"hidden": 16}, "train": {"max_epochs": 4, "patience": 2}}
 SUMMARY = ("table1.md", "context.md")   # what `emojax reproduce` prints
+# Several processes (`emojax.parallel`) share the work with ``batched=true``: a task's stacked BLSTMs
+# (folds × conditions) are sharded over every process's devices; tested equal to a one-process run.
+DISTRIBUTED = True
 RECORD = "run.json"                     # its meta holds the run's wall time (`emojax list`)
 
 
@@ -247,7 +250,7 @@ def run_folds(corpus, seqs, seq_speaker, task, folds, cfg: Config, ckpt_dir: Pat
     if not models:
         return outs
     width = max(o["width"] for o in outs)
-    shard = jax.device_count() > 1 and len(models) % jax.device_count() == 0
+    shard = jax.device_count() > 1        # over every device, those of other processes too
     best, infos = fit(model.apply, step_cross_entropy,
                       [model.pad_inputs(init(i, seed), width) for i, _, _, seed in models], t,
                       [items(i, rs, "train") for i, _, rs, _ in models],
@@ -329,7 +332,11 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
     write Table 1; then the §5.2 analysis (``analysis.enabled``)."""
     from emojax.experiments import results as R
     from emojax.experiments import woellmer2012_report as report
+    from emojax import parallel
     from emojax.experiments.runner import open_workdir, run_pieces
+    if parallel.count() > 1 and not cfg.batched:
+        raise ValueError("several processes share a task's models only when they train as one "
+                         "program: add --set batched=true")
     t0 = time.time()
     corpus = load_corpus(cfg, progress)
     cfg = tasks_for(cfg, corpus)

@@ -3,6 +3,9 @@
 The synchronous `orbax.checkpoint.Checkpointer` is used on purpose: an async save that fails (a
 read-only or full disk) fails in a background thread, and a process can then hang at exit. Here a
 failed save raises `OSError` naming the path, in the caller's thread, before the run goes on.
+
+In a run of several processes (`emojax.parallel`) every process holds the same host parameters;
+process 0 alone writes them, and each process reads on its own (no cross-process barrier).
 """
 from __future__ import annotations
 
@@ -14,11 +17,22 @@ import numpy as np
 
 def _checkpointer():
     import orbax.checkpoint as ocp
-    return ocp.Checkpointer(ocp.StandardCheckpointHandler())
+
+    from emojax import parallel
+    if parallel.count() == 1:
+        return ocp.Checkpointer(ocp.StandardCheckpointHandler())
+    me = jax.process_index()
+    alone = ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})
+    return ocp.Checkpointer(ocp.StandardCheckpointHandler(multiprocessing_options=alone),
+                            multiprocessing_options=alone)
 
 
 def save_params(path: Path, params) -> None:
-    """Write `params` to `path` (replacing an earlier or partial one); numpy leaves on the host."""
+    """Write `params` to `path` (replacing an earlier or partial one); numpy leaves on the host.
+    Processes other than 0 of a multi-process run write nothing."""
+    from emojax import parallel
+    if not parallel.is_main():
+        return
     path = Path(path).absolute()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from emojax.data import batching
+from emojax.parallel import gather
 from emojax.train.step import eval_step, make_optimizer, make_steps, update_step
 
 
@@ -87,11 +88,19 @@ def unstack(tree, m: int):
 
 
 def shard_models(tree, mesh=None):
-    """Place the leading (model) axis of every leaf across all devices (a 1-D `Mesh`)."""
+    """Place the leading (model) axis of every leaf across all devices (a 1-D `Mesh`), those of
+    every process in a multi-process run (`emojax.parallel`); the axis must divide evenly."""
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
     mesh = mesh or Mesh(np.array(jax.devices()), ("models",))
     spec = NamedSharding(mesh, PartitionSpec("models"))
-    return jax.tree.map(lambda x: jax.device_put(x, spec), tree)
+    return jax.tree.map(lambda x: jax.device_put(np.asarray(x), spec), tree)
+
+
+@jax.jit
+def _keep_better(better, new, old):
+    """Per model: the new parameters where `better`, else the old (one program, any sharding)."""
+    return jax.tree.map(
+        lambda n, o: jnp.where(better.reshape((-1,) + (1,) * (n.ndim - 1)), n, o), new, old)
 
 
 _PROGRAMS: dict = {}
@@ -138,7 +147,8 @@ def evaluate(apply: Callable, loss_fn: Callable, cfg: TrainConfig, params, item_
         else:                                       # on the host: no device op per batch
             loss, weight, out = ev(params, batching.pad_batch(chunk[0], B, width, q))
             loss, weight, out = (np.asarray(v)[None] for v in (loss, weight, out))
-        loss, weight, out = np.asarray(loss, np.float64), np.asarray(weight, np.float64), np.asarray(out)
+        loss, weight, out = gather((loss, weight, out))      # numpy, also from other processes
+        loss, weight = np.asarray(loss, np.float64), np.asarray(weight, np.float64)
         per_step = out.ndim >= 4                   # (M, B, T, K) per step; (M, B, K) per sequence
         for m, items in enumerate(chunk):
             if items:
@@ -169,6 +179,14 @@ def fit(apply: Callable, loss_fn: Callable, inits: list, cfg: TrainConfig, train
     M = len(inits)
     l2s = [float(v) for v in (l2s if l2s is not None else [cfg.l2] * M)]
     stacked = M > 1
+    if shard and stacked and M % jax.device_count():
+        # the model axis must divide over the devices: train copies of the last model alongside
+        # (their results are dropped), rather than leave devices idle or refuse
+        extra = jax.device_count() - M % jax.device_count()
+        params, infos = fit(apply, loss_fn, inits + inits[-1:] * extra, cfg, train + train[-1:] * extra,
+                            val + val[-1:] * extra, width, seeds + seeds[-1:] * extra,
+                            l2s=l2s + l2s[-1:] * extra, shard=True, progress=progress)
+        return params[:M], infos[:M]
     if not stacked and l2s[0] != cfg.l2:
         cfg = dataclasses.replace(cfg, l2=l2s[0])
     opt, step, _ = programs(apply, loss_fn, cfg, stacked)
@@ -199,9 +217,10 @@ def fit(apply: Callable, loss_fn: Callable, inits: list, cfg: TrainConfig, train
                     sub = keys[m]
                 step_keys.append(sub)
             if stacked:
-                params, opt_state, _ = step(params, opt_state, jnp.stack(step_keys),
+                # host arrays: with models spread over processes, jit places them itself
+                params, opt_state, _ = step(params, opt_state, np.stack(step_keys),
                                             batching.stack_batches(chunk, B, width, q),
-                                            jnp.asarray(l2s, jnp.float32), jnp.asarray(active))
+                                            np.asarray(l2s, np.float32), active)
             else:
                 params, opt_state, _ = step(params, opt_state, step_keys[0],
                                             batching.pad_batch(chunk[0], B, width, q))
@@ -214,10 +233,7 @@ def fit(apply: Callable, loss_fn: Callable, inits: list, cfg: TrainConfig, train
         best_loss = np.where(better, val_loss, best_loss)
         best_epoch = np.where(better, epoch, best_epoch)
         if stacked:
-            sel = jnp.asarray(better)
-            best_params = jax.tree.map(
-                lambda new, old: jnp.where(sel.reshape((-1,) + (1,) * (new.ndim - 1)), new, old),
-                params, best_params)
+            best_params = _keep_better(better, params, best_params)
         elif better[0]:
             best_params = params
         stopped |= running & (epoch - best_epoch >= cfg.patience)
@@ -229,7 +245,7 @@ def fit(apply: Callable, loss_fn: Callable, inits: list, cfg: TrainConfig, train
     infos = [{"best_epoch": int(best_epoch[m]), "epochs": int(epochs_run[m]),
               "val_loss": float(best_loss[m]), "history": history[m], "l2": l2s[m]}
              for m in range(M)]
-    return (unstack(best_params, M) if stacked else [best_params]), infos
+    return (unstack(gather(best_params), M) if stacked else [best_params]), infos
 
 
 def fit_select_l2(apply: Callable, loss_fn: Callable, init, cfg: TrainConfig, train: list,
