@@ -70,8 +70,10 @@ def cmd_reproduce(args) -> int:
     procs = parallel.initialize(args.coordinator, args.num_processes, args.process_id)
     mod, base, variant, cfg, default = build_config(args.name, args.config, args.corpus, args.set)
     if procs["processes"] > 1 and not getattr(mod, "DISTRIBUTED", False):
+        shared = ", ".join(n for n in experiments.names()
+                           if getattr(experiments.get(n), "DISTRIBUTED", False))
         raise ValueError(f"{base} runs in one process (its models are trained one at a time); "
-                         "several processes help only woellmer2012")
+                         f"several processes share the work of: {shared}")
     workdir = Path(args.workdir) if args.workdir else default_workdir(mod, base, variant, cfg)
     publish = (ROOT / "results" / experiments.publish_name(base)
                if default and (ROOT / "results").is_dir() else None)

@@ -118,3 +118,11 @@ def test_clusters_are_detected_from_their_environment(monkeypatch):
     assert not parallel.cluster_detected()
     monkeypatch.setenv("TPU_WORKER_HOSTNAMES", "t1v-0,t1v-1")
     assert parallel.cluster_detected()
+
+
+def test_experiments_that_train_one_model_at_a_time_refuse_several_processes(monkeypatch, tmp_path,
+                                                                              capsys):
+    monkeypatch.setattr(parallel, "initialize", lambda *a: {"processes": 2, "process": 0})
+    assert main(["reproduce", "chernykh2018:quick", "--workdir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "runs in one process" in err and "woellmer2012" in err and len(err.strip().splitlines()) == 1

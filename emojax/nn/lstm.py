@@ -29,6 +29,7 @@ sequence had no padding (no per-sequence reversal, hence no gather/scatter in th
 """
 from __future__ import annotations
 
+import os
 from functools import partial
 from typing import Any
 
@@ -220,8 +221,56 @@ def bilstm_layer(params: Params, xs: jax.Array, mask: jax.Array, *, unroll: int 
                             lstm(params["bwd"], xs, mask, reverse=True, unroll=unroll)], -1)
 
 
+# ----------------------------------------------------------------------------- kernel choice
+KERNELS = ("auto", "scan", "cudnn")
+_KERNEL = {"name": os.environ.get("EMOJAX_LSTM_KERNEL", "auto")}
+
+
+def set_kernel(name: str) -> None:
+    """Which BLSTM kernel `blstm` uses: ``"auto"`` (default; cuDNN where it can run, else the scan),
+    ``"scan"`` or ``"cudnn"`` (an error where cuDNN cannot run). Also ``$EMOJAX_LSTM_KERNEL``.
+    The choice is made when a function is traced, so compiled functions are dropped here."""
+    if name not in KERNELS:
+        raise ValueError(f"LSTM kernel {name!r}: use one of {', '.join(KERNELS)}")
+    _KERNEL["name"] = name
+    jax.clear_caches()
+
+
+def kernel() -> str:
+    return _KERNEL["name"]
+
+
+def _on_cuda() -> bool:
+    try:
+        dev = jax.devices()[0]
+        return dev.platform == "gpu" and "cuda" in dev.client.platform_version.lower()
+    except Exception:                              # no backend detail: not a CUDA GPU we know
+        return False
+
+
 def blstm(layers: list[Params], xs: jax.Array, mask: jax.Array, *, unroll: int = 1) -> jax.Array:
-    """A stack of bidirectional layers: ``(..., T, F) -> (..., T, 2H)``; padded outputs are zero."""
+    """A stack of bidirectional layers: ``(..., T, F) -> (..., T, 2H)``; padded outputs are zero.
+
+    On a CUDA GPU, models without peepholes run cuDNN's LSTM (`emojax.nn.cudnn`; `set_kernel`
+    chooses). Where cuDNN's op cannot be traced — forward-mode differentiation (``jax.jacfwd``) or
+    ``jax.vmap`` over stacked models — ``"auto"`` falls back to the scan kernel; both compute the same
+    function (tested through ``jax.experimental.rnn``'s reference), so only the speed differs.
+    """
+    name = _KERNEL["name"]
+    if name not in KERNELS:
+        raise ValueError(f"EMOJAX_LSTM_KERNEL={name!r}: use one of {', '.join(KERNELS)}")
+    peephole = any("peep" in p[d] for p in layers for d in ("fwd", "bwd"))
+    if name == "cudnn" or (name == "auto" and _on_cuda() and not peephole
+                           and layers[0]["fwd"]["w_x"].dtype == jnp.float32):
+        if name == "cudnn" and (peephole or not _on_cuda()):
+            raise ValueError("LSTM kernel 'cudnn' needs a CUDA GPU and a model without peepholes; "
+                             "set EMOJAX_LSTM_KERNEL=auto or scan")
+        from emojax.nn import cudnn
+        try:
+            return cudnn.blstm(layers, xs, mask)
+        except (NotImplementedError, TypeError):   # under vmap / jvp: no rule for cuDNN's op
+            if name == "cudnn":
+                raise
     for p in layers:
         xs = bilstm_layer(p, xs, mask, unroll=unroll)
     return xs
