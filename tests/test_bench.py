@@ -128,3 +128,22 @@ def test_features_suite_times_the_same_files(tmp_path):
     assert set(rows) == {"emojax", "emojax_fixed", "pyaudioanalysis"}
     assert len({r["audio_s"] for r in rows.values()}) == 1 and doc["meta"]["audio_s"] > 5
     assert rows["emojax"]["speedup_vs_pyaudioanalysis"] > 0 and rows["emojax"]["realtime_factor"] > 0
+
+
+def test_breakdown_suite_times_every_part_of_a_step(tmp_path, capsys):
+    from emojax.bench import main
+    assert main(["--suite", "breakdown", "--quick", "--cases", "mirsamadi", "--repeats", "1",
+                 "--out", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "breakdown-cpu.json").read_text())
+    parts = {r["part"]: r for r in doc["records"]}
+    assert {"step", "projection", "loop", "loop_matmul", "recurrence", "recurrence_vjp",
+            "matmul_floor_fwd", "matmul_floor_train"} <= set(parts)
+    assert parts["step"]["share_of_step"] == 1.0
+    # the floor is the recurrent FLOPs at the measured peak: 2·N·H·4H·T per direction, ×3 to train
+    pb = doc["meta"]["cases"]["mirsamadi"]
+    floor = 3 * pb["recurrent_gflop_fwd"] * 1e9 / doc["meta"]["matmul_peak_gflops"] / 1e6
+    assert parts["matmul_floor_train"]["median_ms"] == pytest.approx(floor)
+    assert pb["recurrent_gflop_fwd"] == pytest.approx(2 * 4 * 8 * 4 * 8 * 9 * 2 / 1e9)
+    assert "## mirsamadi" in (tmp_path / "breakdown-cpu.md").read_text()
+    with pytest.raises(SystemExit):
+        main(["--suite", "breakdown", "--cases", "ctc", "--out", str(tmp_path)])

@@ -145,9 +145,11 @@ def run_case(name: str, quick: bool, repeats: int, budget_s: float, peak: float,
 def main(argv: list[str] | None = None) -> int:
     """``emojax bench [options]``: run the cases, write OUT/<device>.{json,md}, print the markdown."""
     p = argparse.ArgumentParser(prog="emojax bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--suite", choices=("models", "features"), default="models",
+    p.add_argument("--suite", choices=("models", "features", "breakdown"), default="models",
                    help="models: the BLSTM kernels (default); features: the audio front end "
-                        "against pyAudioAnalysis, librosa, Praat and openSMILE (OUT/features-<device>.*)")
+                        "against pyAudioAnalysis, librosa, Praat and openSMILE (OUT/features-<device>.*); "
+                        "breakdown: where a train step's time goes, against the matmul floor "
+                        "(OUT/breakdown-<device>.*)")
     p.add_argument("--cases", default=None,
                    help=f"comma-separated subset of {', '.join(CASES)} (default: all of the suite)")
     p.add_argument("--repeats", type=int, default=None,
@@ -160,8 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.suite == "features":
         from emojax.bench import features as FB
         known = FB.CASES
+    elif args.suite == "breakdown":
+        known = [c for c, (_, impls) in CASES.items() if impls is TRAIN]
     else:
         known = CASES
+    if args.suite == "breakdown" and not args.cases:
+        from emojax.bench.breakdown import DEFAULT_CASES
+        args.cases = ",".join(DEFAULT_CASES)
     cases = [c.strip() for c in (args.cases or ",".join(known)).split(",") if c.strip()]
     unknown = [c for c in cases if c not in known]
     if unknown or not cases:
@@ -176,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     keep_freed_memory()                      # as the CLI does; EMOJAX_MALLOC=system opts out
+    if args.suite == "breakdown":
+        from emojax.bench import breakdown
+        return breakdown.main(cases, quick=args.quick, repeats=repeats, budget_s=args.budget,
+                              out=Path(args.out))
     t_start, load = time.perf_counter(), OtherLoad()
     peak_n = 512 if args.quick else 2048
     peak = matmul_peak_gflops(peak_n, 3 if args.quick else 10)
