@@ -138,7 +138,8 @@ def test_breakdown_suite_times_every_part_of_a_step(tmp_path, capsys):
     parts = {r["part"]: r for r in doc["records"]}
     assert {"step", "projection", "loop", "loop_matmul", "recurrence", "recurrence_vjp",
             "matmul_floor_fwd", "matmul_floor_train"} <= set(parts)
-    assert parts["step"]["share_of_step"] == 1.0
+    assert parts["step"]["share_of_step"] == 1.0 and parts["step"]["impl"] == "emojax"
+    assert parts["loop"]["impl"] == "emojax_loop"
     # the floor is the recurrent FLOPs at the measured peak: 2·N·H·4H·T per direction, ×3 to train
     pb = doc["meta"]["cases"]["mirsamadi"]
     floor = 3 * pb["recurrent_gflop_fwd"] * 1e9 / doc["meta"]["matmul_peak_gflops"] / 1e6

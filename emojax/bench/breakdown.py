@@ -93,6 +93,12 @@ def _parts(pb: Problem) -> dict:
     return parts, flops
 
 
+def _impl(part: str) -> str:
+    """The record's ``impl`` (DESIGN.md's bench records): ``emojax`` for the whole step, ``torch``,
+    else ``emojax_<part>``."""
+    return {"step": "emojax", "torch": "torch"}.get(part, f"emojax_{part}")
+
+
 def run(cases=DEFAULT_CASES, *, repeats: int = 20, budget_s: float = 60.0, quick: bool = False,
         out: Path | None = None, log=print) -> dict:
     """Time the parts of every case; write ``OUT/breakdown-<device>.{json,md}`` when `out` is given."""
@@ -110,10 +116,11 @@ def run(cases=DEFAULT_CASES, *, repeats: int = 20, budget_s: float = 60.0, quick
         step = timed["step"]["median_ms"]
         floor = {"matmul_floor_fwd": flops / peak / 1e6, "matmul_floor_train": 3 * flops / peak / 1e6}
         for k, t in timed.items():
-            records.append({"case": case, "part": k, **t, "compile_s": prep[k]["compile_s"],
-                            "share_of_step": t["median_ms"] / step})
+            records.append({"case": case, "impl": _impl(k), "part": k, **t,
+                            "compile_s": prep[k]["compile_s"], "share_of_step": t["median_ms"] / step})
         for k, ms in floor.items():
-            records.append({"case": case, "part": k, "median_ms": ms, "share_of_step": ms / step})
+            records.append({"case": case, "impl": _impl(k), "part": k, "median_ms": ms,
+                            "computed": True, "share_of_step": ms / step})
         meta["cases"][case] = {"describe": pb.describe(),
                                "recurrent_gflop_fwd": flops / 1e9}
     doc = {"meta": meta, "records": records}
