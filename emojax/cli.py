@@ -67,9 +67,10 @@ def _print_summaries(mod, results: Path) -> None:
 
 def cmd_reproduce(args) -> int:
     from emojax import experiments, parallel
-    procs = parallel.initialize(args.coordinator, args.num_processes, args.process_id)
+    parallel.initialize(args.coordinator, args.num_processes, args.process_id,
+                        detect=args.distributed)
     mod, base, variant, cfg, default = build_config(args.name, args.config, args.corpus, args.set)
-    if procs["processes"] > 1 and not getattr(mod, "DISTRIBUTED", False):
+    if parallel.count() > 1 and not getattr(mod, "DISTRIBUTED", False):
         shared = ", ".join(n for n in experiments.names()
                            if getattr(experiments.get(n), "DISTRIBUTED", False))
         raise ValueError(f"{base} runs in one process (its models are trained one at a time); "
@@ -234,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
     d.add_argument("--num-processes", type=int, metavar="N")
     d.add_argument("--process-id", type=int, metavar="I", help="this process, 0 .. N-1")
+    d.add_argument("--distributed", action="store_true",
+                   help="start jax.distributed from the environment where emojax does not see a "
+                        "cluster by itself (e.g. a TPU VM pod slice: its metadata server)")
     r.set_defaults(func=cmd_reproduce)
     a = sub.add_parser("analyze", help="re-run a finished run's analysis from its checkpoints")
     a.add_argument("workdir", help="the --workdir of a finished `emojax reproduce`")
@@ -276,10 +280,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("bench", add_help=False,
                    help="time emojax against Flax and PyTorch (emojax bench --help)")
     argv = sys.argv[1:] if argv is None else argv
-    from emojax.runtime import keep_freed_memory
+    from emojax.runtime import devices_for_kernel, keep_freed_memory
     keep_freed_memory()                            # large XLA host buffers reused, not re-faulted
+    devices_for_kernel()                           # before JAX starts: EMOJAX_LSTM_KERNEL
     try:
         if argv[:1] == ["bench"]:                  # its own options: emojax.bench parses them
+            if (os.cpu_count() or 1) >= 2 and "features" not in argv:
+                from emojax.runtime import cpu_devices
+                cpu_devices(2)                     # emojax_directions: a core per direction
             from emojax.bench import main as bench_main
             return bench_main(argv[1:])
         args = p.parse_args(argv)

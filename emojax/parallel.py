@@ -35,10 +35,11 @@ def cluster_detected() -> bool:
 
 
 def initialize(coordinator: str | None = None, num_processes: int | None = None,
-               process_id: int | None = None) -> dict:
-    """Start ``jax.distributed`` when asked to (all three arguments) or when `cluster_detected`;
-    otherwise do nothing (one process). Must run before JAX touches a device. Returns
-    ``{"processes", "process"}``.
+               process_id: int | None = None, *, detect: bool = False) -> dict:
+    """Start ``jax.distributed`` when asked to (all three arguments; or ``detect``: from the
+    environment, e.g. a TPU VM pod slice found through its metadata server) or when
+    `cluster_detected`; otherwise do nothing (one process). Must run before JAX touches a device.
+    Returns ``{"processes", "process"}``.
 
     Bad or partial flags stop with one line; so does a coordinator that does not answer in time.
     """
@@ -52,7 +53,7 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
                              f"{num_processes})")
         if ":" not in coordinator:
             raise ValueError(f"--coordinator {coordinator!r}: give HOST:PORT, e.g. 127.0.0.1:12355")
-    elif not cluster_detected():
+    elif not (detect or cluster_detected()):
         return {"processes": 1, "process": 0}
     if _STATE["initialized"]:
         return info()
@@ -78,19 +79,33 @@ def info() -> dict:
 
 
 def count() -> int:
-    """Processes in this run (1 without ``jax.distributed``)."""
-    if not _STATE["initialized"]:
-        return 1
+    """Processes in this run, as JAX sees them (1 without ``jax.distributed``)."""
     import jax
     return jax.process_count()
 
 
 def is_main() -> bool:
     """Whether this process writes (process 0, or the only one)."""
-    if not _STATE["initialized"]:
-        return True
     import jax
     return jax.process_index() == 0
+
+
+def raise_together(error: str | None) -> None:
+    """Every process calls this at the same point with its own error (or None); if any process
+    has one, every process raises — its own message, or one naming the process that failed — so
+    none is left waiting in a collective the others never reach."""
+    if count() == 1:
+        if error:
+            raise ValueError(error)
+        return
+    import jax
+    from jax.experimental import multihost_utils
+    flags = np.asarray(multihost_utils.process_allgather(np.int32(error is not None)))
+    if error:
+        raise ValueError(error)
+    if flags.any():
+        raise ValueError(f"process {int(np.flatnonzero(flags)[0])} of this run stopped with an "
+                         f"error (see its output); process {jax.process_index()} stops too")
 
 
 def gather(tree):

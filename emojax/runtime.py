@@ -30,6 +30,31 @@ def enable_compilation_cache() -> Path | None:
     return path
 
 
+def cpu_devices(n: int) -> bool:
+    """Split the host CPU into `n` XLA devices (``--xla_force_host_platform_device_count``), e.g. for
+    the ``directions`` LSTM kernel (`emojax.nn.lstm.directions_layer`). Only before JAX's backend
+    starts and only where JAX runs on the CPU; an XLA_FLAGS setting of the user's own wins.
+    Returns whether the flag is in effect."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" in flags:
+        return f"xla_force_host_platform_device_count={n}" in flags
+    if os.environ.get("JAX_PLATFORMS", "cpu").split(",")[0] not in ("cpu", ""):
+        return False
+    import sys
+    if "jax" in sys.modules:
+        from jax._src import xla_bridge
+        if getattr(xla_bridge, "backends_are_initialized", lambda: True)():
+            return False
+    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
+    return True
+
+
+def devices_for_kernel() -> None:
+    """What the chosen LSTM kernel needs before JAX starts: two CPU devices for ``directions``."""
+    if os.environ.get("EMOJAX_LSTM_KERNEL") == "directions":
+        cpu_devices(2)
+
+
 _COMPILE = {"seconds": 0.0, "count": 0}
 _LISTENING = False
 

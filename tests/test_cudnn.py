@@ -25,6 +25,8 @@ def _problem(layers=2, seed=0):
 
 @pytest.mark.parametrize("layers", [1, 2])
 def test_packed_weights_through_the_reference_op_equal_the_scan_kernel(layers):
+    """`cudnn.blstm(reference=True)` unpacks `pack`'s flat vector with jax.experimental.rnn's own
+    unpacker and runs its reference op on it."""
     params, xs, mask = _problem(layers)
     want = L.blstm(params, xs, mask)
     got = cudnn.blstm(params, xs, mask, reference=True)
@@ -81,19 +83,26 @@ def test_forcing_cudnn_without_a_cuda_gpu_is_one_line():
 
 
 @pytest.mark.skipif(not L._on_cuda(), reason="needs a CUDA GPU (cuDNN)")
-def test_on_a_gpu_auto_runs_cudnn_and_falls_back_under_vmap_and_jacfwd():
+def test_on_a_gpu_train_steps_run_cudnn_and_everything_else_the_scan():
+    from emojax.models import woellmer
+    from emojax.train.losses import step_cross_entropy
+    from emojax.train.step import make_steps
+    import optax
     params, xs, mask = _problem(2)
-    try:
-        L.set_kernel("scan")
-        want = L.blstm(params, xs, mask)
-        wj = jax.jacfwd(lambda x: L.blstm(params, x, mask[0, 0]))(xs[0, 0])
-        L.set_kernel("auto")
-        got = jax.jit(L.blstm)(params, xs, mask)
+    want = L.blstm(params, xs, mask)                      # auto outside a train step: the scan
+    assert "rnn_fwd" not in str(jax.make_jaxpr(L.blstm)(params, xs, mask))
+    with L.use_kernel("auto-train"):
         jaxpr = str(jax.make_jaxpr(L.blstm)(params, xs, mask))
-        assert "rnn_fwd" in jaxpr
-        gv = jax.vmap(lambda p: L.blstm(p, xs, mask))(jax.tree.map(lambda a: a[None], params))[0]
-        gj = jax.jacfwd(lambda x: L.blstm(params, x, mask[0, 0]))(xs[0, 0])
-    finally:
-        L.set_kernel("auto")
-    for a, b in ((got, want), (gv, want), (gj, wj)):
-        np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-4)   # cuDNN may use TF32
+        got = jax.jit(L.blstm)(params, xs, mask)
+    assert "rnn_fwd" in jaxpr
+    np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-4)   # cuDNN may use TF32
+    # jacrev / jacfwd / vmap keep working (the scan) under the default
+    jax.jacrev(lambda x: L.blstm(params, x, mask[0, 0]))(xs[0, 0])
+    jax.jacfwd(lambda x: L.blstm(params, x, mask[0, 0]))(xs[0, 0])
+    jax.vmap(jax.jit(lambda x: L.blstm(params, x, mask[0])))(xs)
+    # a one-model train step traces its model with cuDNN
+    p = woellmer.init(jax.random.PRNGKey(0), F, 3, hidden=H)
+    step, _ = make_steps(woellmer.apply, step_cross_entropy, optax.adam(1e-3))
+    batch = {"x": xs[0], "y_step": np.zeros(xs.shape[1:3], np.int32), "mask": mask[0]}
+    assert "rnn_fwd" in str(jax.make_jaxpr(step)(p, optax.adam(1e-3).init(p),
+                                                   jax.random.PRNGKey(0), batch))

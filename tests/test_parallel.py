@@ -122,7 +122,8 @@ def test_clusters_are_detected_from_their_environment(monkeypatch):
 
 def test_experiments_that_train_one_model_at_a_time_refuse_several_processes(monkeypatch, tmp_path,
                                                                               capsys):
-    monkeypatch.setattr(parallel, "initialize", lambda *a: {"processes": 2, "process": 0})
+    monkeypatch.setattr(parallel, "initialize", lambda *a, **k: {"processes": 2, "process": 0})
+    monkeypatch.setattr(parallel, "count", lambda: 2)
     assert main(["reproduce", "chernykh2018:quick", "--workdir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "runs in one process" in err and "woellmer2012" in err and len(err.strip().splitlines()) == 1

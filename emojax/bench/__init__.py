@@ -79,7 +79,7 @@ from pathlib import Path
 import jax
 
 from emojax.bench.cases import CASES, Problem
-from emojax.bench.peers import JACOBIAN, PEERS, TRAIN, available
+from emojax.bench.peers import JACOBIAN, PEERS, TRAIN, available, unavailable
 from emojax.bench.report import case_info, run_meta, to_markdown, write
 from emojax.bench.timing import (ROUNDS, WARMUPS, OtherLoad, matmul_peak_gflops, prepare_call,
                                  time_interleaved)
@@ -101,7 +101,7 @@ def run_case(name: str, quick: bool, repeats: int, budget_s: float, peak: float,
     load = OtherLoad()
     for impl, build in impls:
         if not available(impl):
-            notes.append(f"`{impl}` skipped: {PEERS[impl.split('_')[0]]} is not installed")
+            notes.append(f"`{impl}` skipped: {unavailable(impl)}")
             continue
         log(f"[bench] {name}/{impl}: compile + warm-up ...", file=sys.stderr, flush=True)
         try:

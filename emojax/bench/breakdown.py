@@ -4,7 +4,8 @@ For a train case of `emojax.bench.cases` (default the frame-level ones, ``cherny
 ``mirsamadi``), each row times one part of what the step runs, at the case's shapes (N = batch
 sequences, T steps, H cells, both directions and every layer):
 
-- ``step``: the whole emojax train step (the bench's ``emojax`` row), and ``torch`` beside it;
+- ``step``: the whole emojax train step (the bench's ``emojax`` row), ``step_directions`` (the
+  same with the ``directions`` kernel: a core per direction) and ``torch`` beside it;
 - ``projection``: the hoisted input projections ``x W_x + b`` (one matmul per direction and layer);
 - ``loop``: the scans alone — T steps carrying (h, c) and emitting h, with an add for a body;
 - ``loop_matmul``: the same scans with the recurrent matmul ``h W_h`` in the body, and ``tanh``
@@ -16,7 +17,8 @@ sequences, T steps, H cells, both directions and every layer):
 - ``matmul_floor``: the recurrent matmuls' FLOPs (forward, and twice that backward) at the
   measured peak of one large matmul — what a perfectly efficient kernel would need.
 
-Rows are timed interleaved (`emojax.bench.timing`); the record says the share of ``step``.
+Rows are timed interleaved (`emojax.bench.timing`); the record says the share of ``step``. Every
+direction and layer gets its own inputs (XLA would otherwise merge identical scans).
 """
 from __future__ import annotations
 
@@ -45,14 +47,18 @@ def _parts(pb: Problem) -> dict:
     """Zero-argument calls (each blocks) of the parts of one train step at the case's shapes."""
     N, T, H = pb.batch, pb.steps, pb.hidden
     rng = np.random.default_rng(0)
-    ws = jnp.asarray(rng.uniform(-1, 1, (H, 4 * H)).astype(np.float32) / np.sqrt(H))
-    ys = jnp.asarray(rng.standard_normal((T, N, 4 * H)).astype(np.float32))
-    xs = [jnp.asarray(rng.standard_normal((T, N, d + 1)).astype(np.float32)) for d in _dims(pb)]
-    wx = [jnp.asarray(rng.standard_normal((d + 1, 4 * H)).astype(np.float32)) for d in _dims(pb)]
     runs = 2 * pb.layers                                   # scans per step: directions × layers
 
+    def arr(*shape, scale=1.0):
+        return jnp.asarray((scale * rng.standard_normal(shape)).astype(np.float32))
+    # distinct inputs for every direction and layer: XLA would merge identical computations
+    ws = [arr(H, 4 * H, scale=0.5 / np.sqrt(H)) for _ in range(runs)]
+    ys = [arr(T, N, 4 * H) for _ in range(runs)]
+    xs = [arr(T, N, d + 1) for d in _dims(pb) for _ in range(2)]
+    wx = [arr(d + 1, 4 * H) for d in _dims(pb) for _ in range(2)]
+
     def each(f):                                           # every direction and layer
-        return jax.jit(lambda *a: [f(*a, rev) for _ in range(pb.layers) for rev in (False, True)])
+        return jax.jit(lambda ws, ys: [f(w, y, r % 2 == 1) for r, (w, y) in enumerate(zip(ws, ys))])
 
     def loop(ws, ys, rev):
         def body(c, y):
@@ -71,7 +77,7 @@ def _parts(pb: Problem) -> dict:
     def primal(ws, ys, rev):
         return L._primal_scan(ws, None, ys, rev, 1, True)
 
-    ct = jnp.asarray(rng.standard_normal((T, N, H)).astype(np.float32))
+    ct = arr(T, N, H)
 
     def vjp(ws, ys, rev):
         out, back = jax.vjp(lambda w, y: L._recurrence(w, None, y, rev, 1), ws, ys)
@@ -80,8 +86,10 @@ def _parts(pb: Problem) -> dict:
     def block(f, *a):
         return lambda: jax.block_until_ready(f(*a))
 
-    proj = jax.jit(lambda xs, wx: [x @ w for x, w in zip(xs, wx) for _ in range(2)])
+    proj = jax.jit(lambda xs, wx: [x @ w for x, w in zip(xs, wx)])
     parts = {"step": peers.emojax_train(pb)}
+    if peers.available("emojax_directions"):
+        parts["step_directions"] = peers.emojax_train(pb, kernel="directions")
     if peers.available("torch"):
         parts["torch"] = peers.torch_train(pb)
     parts.update({"projection": block(proj, xs, wx),
@@ -96,7 +104,8 @@ def _parts(pb: Problem) -> dict:
 def _impl(part: str) -> str:
     """The record's ``impl`` (DESIGN.md's bench records): ``emojax`` for the whole step, ``torch``,
     else ``emojax_<part>``."""
-    return {"step": "emojax", "torch": "torch"}.get(part, f"emojax_{part}")
+    return {"step": "emojax", "torch": "torch", "step_directions": "emojax_directions"}.get(
+        part, f"emojax_{part}")
 
 
 def run(cases=DEFAULT_CASES, *, repeats: int = 20, budget_s: float = 60.0, quick: bool = False,

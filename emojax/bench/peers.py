@@ -64,10 +64,11 @@ def _dropout_keys(pb: Problem) -> Callable[[], jax.Array]:
     return fresh
 
 
-def emojax_train(pb: Problem) -> Callable[[], Any]:
+def emojax_train(pb: Problem, kernel: str | None = None) -> Callable[[], Any]:
     """`make_steps` on ``pb.apply`` with the head's loss: `step_cross_entropy` (``"frame"``),
     `seq_cross_entropy` (``"mean"``, ``"attention"``: make_steps hands Mirsamadi's model a dropout
-    key) or `emojax.train.losses.ctc` (``"ctc"``, blank last)."""
+    key) or `emojax.train.losses.ctc` (``"ctc"``, blank last). `kernel`: the model's BLSTMs traced
+    with that `emojax.nn.lstm` kernel (default: the process's)."""
     d = pb.data
     params = jax.tree.map(jnp.asarray, d["params"])
     opt = optax.adam(LR)
@@ -81,7 +82,14 @@ def emojax_train(pb: Problem) -> Callable[[], Any]:
                  "label_mask": jnp.ones((pb.batch, 1), bool)}
     else:                                        # a label per sequence
         loss_fn, batch = seq_cross_entropy, {"x": xs, "y_seq": ys, "mask": mask}
-    step, _ = make_steps(pb.apply, loss_fn, opt)
+    apply = pb.apply
+    if kernel is not None:
+        from emojax.nn.lstm import use_kernel
+
+        def apply(*args, **kw):
+            with use_kernel(kernel):
+                return pb.apply(*args, **kw)
+    step, _ = make_steps(apply, loss_fn, opt)
     next_key = _dropout_keys(pb)
 
     def run():
@@ -410,8 +418,11 @@ def torch_ctc(pb, threads: int | None = None) -> Callable[[], Any]:
 
 # ----------------------------------------------------------------------------- rows of a case
 Builder = Callable[["Problem"], Callable[[], Any]]
-TRAIN: list[tuple[str, Builder]] = [("emojax", emojax_train), ("flax", flax_train),
-                                    ("torch", torch_train)]
+TRAIN: list[tuple[str, Builder]] = [
+    ("emojax", emojax_train),
+    ("emojax_directions", functools.partial(emojax_train, kernel="directions")),
+    ("emojax_scan", functools.partial(emojax_train, kernel="scan")),
+    ("flax", flax_train), ("torch", torch_train)]
 JACOBIAN: list[tuple[str, Builder]] = [("emojax", emojax_jacobian("auto")),
                                        ("emojax_jacfwd", emojax_jacobian("fwd")),
                                        ("torch", torch_jacobian_func),
@@ -421,6 +432,19 @@ CTC: list[tuple[str, Builder]] = [("emojax", emojax_ctc), ("optax", optax_ctc), 
 PEERS = {"flax": "flax", "torch": "torch", "optax": "optax"}   # impl prefix -> module to import
 
 
-def available(impl: str) -> bool:
+def unavailable(impl: str) -> str | None:
+    """Why a row cannot run here, or None."""
+    if impl == "emojax_directions" and len(jax.local_devices()) < 2:
+        return "needs two devices (emojax bench makes two of a CPU with two or more cores)"
+    if impl == "emojax_scan":
+        from emojax.nn.lstm import kernel_in_use
+        if kernel_in_use() == "scan":
+            return "the `emojax` row is the scan kernel here"
     mod = PEERS.get(impl.split("_")[0])
-    return mod is None or importlib.util.find_spec(mod) is not None
+    if mod is not None and importlib.util.find_spec(mod) is None:
+        return f"{mod} is not installed"
+    return None
+
+
+def available(impl: str) -> bool:
+    return unavailable(impl) is None

@@ -57,6 +57,7 @@ def run_meta(*, quick: bool, repeats: int, budget_s: float, peak: float, peak_n:
             "budget_s": budget_s,
             "cpu_count": os.cpu_count(), "date": _dt.datetime.now().isoformat(timespec="seconds"),
             "host_allocator": allocator_state(), "emojax_commit": source_commit(),
+            "jax_devices": len(jax.local_devices()),
             "cases": {}}
     if importlib.util.find_spec("torch") is not None:
         meta["torch_device"] = torch_device()
@@ -100,7 +101,11 @@ def to_markdown(doc: dict) -> str:
              + f". Run {meta.get('date', '?')}.",
              ("Host allocator: freed memory kept for reuse (glibc mallopt, `emojax.runtime."
               "keep_freed_memory`; every implementation in this process benefits alike)."
-              if meta.get("host_allocator") == "kept" else "Host allocator: system default."),
+              if meta.get("host_allocator") == "kept" else "Host allocator: system default.")
+             + (f" JAX sees the CPU as {meta['jax_devices']} devices (`emojax.runtime.cpu_devices`): "
+                "every JAX row runs on the first, `emojax_directions` puts a layer's two directions "
+                "on two (`emojax.nn.lstm.directions_layer`)."
+                if meta.get("device") == "cpu" and meta.get("jax_devices", 1) > 1 else ""),
              f"{'QUICK shapes (a smoke test, not a benchmark). ' if meta['quick'] else ''}"
              f"Times per call: median (min–max) of up to {meta['repeats']} calls, interleaved "
              f"across the rows of a case in {meta.get('rounds', 1)} rounds, after "

@@ -16,6 +16,8 @@ def _bench(results: Path) -> list[str]:
     """Median times per case and device; ratio = peer median / emojax median (> 1: emojax faster)."""
     out = []
     for path in sorted((results / "bench").glob("*.json")):
+        if "-" in path.stem:                       # breakdown-cpu.json: another suite
+            continue
         doc = json.loads(path.read_text())
         meta = doc["meta"]
         recs = doc["records"]
@@ -25,13 +27,14 @@ def _bench(results: Path) -> list[str]:
         out += [f"**Speed, `{meta['device']}`** ({meta.get('device_description', '')}; `emojax bench` "
                 f"run {when}; details in `results/bench/{path.stem}.md`). Median ms; in brackets "
                 "emojax's speed-up over that row (> 1: emojax faster).", "",
-                "| case | emojax | flax | optax | torch | torch_autograd | emojax_jacfwd |",
-                "|---|---|---|---|---|---|---|"]
+                "| case | emojax | emojax_directions | flax | optax | torch | torch_autograd | emojax_jacfwd |",
+                "|---|---|---|---|---|---|---|---|"]
         for case in cases:
             rows = {r["impl"]: r for r in recs if r["case"] == case}
             base = rows["emojax"]["median_ms"]
             cells = []
-            for impl in ("emojax", "flax", "optax", "torch", "torch_autograd", "emojax_jacfwd"):
+            for impl in ("emojax", "emojax_directions", "flax", "optax", "torch", "torch_autograd",
+                         "emojax_jacfwd"):
                 r = rows.get(impl)
                 cells.append("—" if r is None else f"{r['median_ms']:.3g}" if impl == "emojax"
                              else f"{r['median_ms']:.3g} ({r['median_ms'] / base:.2f})")

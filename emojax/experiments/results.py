@@ -47,6 +47,9 @@ def run_meta(experiment: str, cfg, corpus=None, *, wall_s: float, **extra) -> di
         "emojax_commit": source_commit(), "host_allocator": allocator_state(), **extra})
     if jax.process_count() > 1:
         meta.update({"processes": jax.process_count(), "devices": jax.device_count()})
+    from emojax.nn.lstm import kernel_in_use
+    if kernel_in_use() != "scan":                 # the default's records stay as they were
+        meta["lstm_kernel"] = kernel_in_use()
     return meta
 
 

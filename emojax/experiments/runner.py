@@ -136,19 +136,19 @@ def open_workdir(path: Path, *, fresh: bool = False) -> Iterator[Workdir]:
     path = Path(path)
     if not parallel.is_main():
         import tempfile
-        parallel.barrier(f"emojax-workdir-{path}")     # process 0 has locked (and cleared) it
-        if not (path / PIECES).is_dir():
-            raise ValueError(f"{path}: this process (of {parallel.count()}) does not see the "
-                             "workdir process 0 made; a run of several processes needs a --workdir "
-                             "on a file system they all share")
+        parallel.raise_together(None)                  # process 0 has locked (and cleared) it
+        parallel.raise_together(None if (path / PIECES).is_dir() else (
+            f"{path}: this process (of {parallel.count()}) does not see the workdir process 0 "
+            "made; a run of several processes needs a --workdir on a file system they all share"))
         with tempfile.TemporaryDirectory(prefix="emojax-process-") as tmp:
             yield Workdir(path, results=Path(tmp) / RESULTS)
         return
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{path}: --workdir is a file, not a directory")
-    path.mkdir(parents=True, exist_ok=True)
-    lock = open(path / ".lock", "a+")
+    lock, error = None, None
     try:
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"{path}: --workdir is a file, not a directory")
+        path.mkdir(parents=True, exist_ok=True)
+        lock = open(path / ".lock", "a+")
         try:
             import fcntl
         except ImportError:                      # not POSIX: no advisory locks, no protection
@@ -159,8 +159,8 @@ def open_workdir(path: Path, *, fresh: bool = False) -> Iterator[Workdir]:
             except OSError:
                 lock.seek(0)
                 holder = lock.read().strip() or "?"
-                raise ValueError(f"{path}: another emojax run (pid {holder}) is using this workdir; "
-                                 "wait for it to finish or give another --workdir") from None
+                raise ValueError(f"{path}: another emojax run (pid {holder}) is using this "
+                                 "workdir; wait for it to finish or give another --workdir") from None
         lock.seek(0)
         lock.truncate()
         lock.write(str(os.getpid()))
@@ -172,10 +172,18 @@ def open_workdir(path: Path, *, fresh: bool = False) -> Iterator[Workdir]:
                 shutil.rmtree(sub, ignore_errors=True)
         for sub in (wd.pieces, wd.checkpoints):
             sub.mkdir(exist_ok=True)
-        parallel.barrier(f"emojax-workdir-{path}")     # the others may look now
+    except (ValueError, OSError) as e:
+        error = e
+    try:
+        if parallel.count() > 1:                 # the others learn of a failure, or may look now
+            parallel.raise_together(str(error) if error else None)
+            parallel.raise_together(None)        # ... and whether they see the workdir
+        if error:
+            raise error
         yield wd
     finally:
-        lock.close()                             # closing releases the lock
+        if lock is not None:
+            lock.close()                         # closing releases the lock
 
 
 def load_pieces(wd: Workdir, pieces: dict[str, dict], *, missing_ok: bool = False
@@ -236,9 +244,10 @@ def run_pieces(wd: Workdir, pieces: dict[str, dict], compute: Callable, *,
     for k in todo:
         done.pop(k, None)
         seconds.pop(k, None)
-    if set(pieces) - set(done) - set(todo):
-        raise ValueError(f"{wd.path}: process 0 reuses pieces this process cannot read; a run of "
-                         "several processes needs a --workdir on a file system they all share")
+    parallel.raise_together(
+        f"{wd.path}: process 0 reuses pieces this process cannot read; a run of several "
+        "processes needs a --workdir on a file system they all share"
+        if set(pieces) - set(done) - set(todo) else None)
     groups: dict[object, list[str]] = {}
     for k in todo:
         groups.setdefault(group(k), []).append(k)

@@ -9,8 +9,8 @@ lengths come from the mask, so the backward direction starts at each sequence's 
 as emojax's scan does; outputs at padded steps are zeroed.
 
 What cuDNN's op cannot do, the scan kernel does (`emojax.nn.lstm.blstm` picks): peepholes, forward-
-mode differentiation (``jax.jacfwd``: the op has only a custom VJP) and ``jax.vmap`` over weights
-(no batching rule: stacked models). ``reference=True`` runs ``jax.experimental.rnn.lstm_ref``, the
+mode differentiation (``jax.jacfwd``: the op has only a custom VJP) and ``jax.vmap`` (no batching
+rule: stacked models, ``jax.jacrev``'s vmapped pullbacks). ``reference=True`` runs ``jax.experimental.rnn.lstm_ref``, the
 module's pure-JAX reference of the same op on the same packed weights, which is how the packing
 is tested on a CPU.
 """
@@ -34,14 +34,6 @@ def pack(layers: list[Params]) -> jax.Array:
     return jnp.concatenate(mats + biases)
 
 
-def _split(layers: list[Params]):
-    """(W_ih, W_hh, b_ih, b_hh) by pseudo-layer, the form ``lstm_ref`` takes."""
-    dirs = [layer[d] for layer in layers for d in ("fwd", "bwd")]
-    return ({i: p["w_x"].T for i, p in enumerate(dirs)}, {i: p["w_h"].T for i, p in enumerate(dirs)},
-            {i: p["b"] for i, p in enumerate(dirs)},
-            {i: jnp.zeros_like(p["b"]) for i, p in enumerate(dirs)})
-
-
 def blstm(layers: list[Params], xs: jax.Array, mask: jax.Array, *,
           reference: bool = False) -> jax.Array:
     """``(..., T, F) -> (..., T, 2H)`` by cuDNN (or its reference); padded outputs are zero."""
@@ -54,8 +46,10 @@ def blstm(layers: list[Params], xs: jax.Array, mask: jax.Array, *,
     # its outputs are zeroed with the rest of the padding
     lengths = jnp.maximum(m.sum(-1), 1).astype(jnp.int32)
     h0 = jnp.zeros((2 * L, x.shape[0], H), x.dtype)
-    if reference:
-        y, _, _ = rnn.lstm_ref(x, h0, h0, *_split(layers), lengths, F, H, L, 0.0, True)
+    weights = pack(layers)
+    if reference:                     # the same flat weights, unpacked by the module itself
+        y, _, _ = rnn.lstm_ref(x, h0, h0, *rnn.unpack_lstm_weights(weights, F, H, L, True),
+                               lengths, F, H, L, 0.0, True)
     else:
-        y, _, _ = rnn.lstm(x, h0, h0, pack(layers), lengths, F, H, L, 0.0, True)
+        y, _, _ = rnn.lstm(x, h0, h0, weights, lengths, F, H, L, 0.0, True)
     return jnp.where(m[..., None], y, 0.0).reshape(lead + (T, 2 * H))

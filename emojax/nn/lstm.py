@@ -29,6 +29,7 @@ sequence had no padding (no per-sequence reversal, hence no gather/scatter in th
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from functools import partial
 from typing import Any
@@ -222,13 +223,17 @@ def bilstm_layer(params: Params, xs: jax.Array, mask: jax.Array, *, unroll: int 
 
 
 # ----------------------------------------------------------------------------- kernel choice
-KERNELS = ("auto", "scan", "cudnn")
+KERNELS = ("auto", "scan", "cudnn", "directions")
+AUTO_TRAIN = "auto-train"          # "auto" inside make_steps' one-model steps (see `blstm`)
 _KERNEL = {"name": os.environ.get("EMOJAX_LSTM_KERNEL", "auto")}
 
 
 def set_kernel(name: str) -> None:
-    """Which BLSTM kernel `blstm` uses: ``"auto"`` (default; cuDNN where it can run, else the scan),
-    ``"scan"`` or ``"cudnn"`` (an error where cuDNN cannot run). Also ``$EMOJAX_LSTM_KERNEL``.
+    """Which BLSTM kernel `blstm` uses: ``"auto"`` (default; cuDNN in one-model train steps on a
+    CUDA GPU, else the scan),
+    ``"scan"``, ``"cudnn"`` (an error where cuDNN cannot run) or ``"directions"`` (the scan, the
+    two directions of a layer at once on two devices: `directions_layer`). Also
+    ``$EMOJAX_LSTM_KERNEL``.
     The choice is made when a function is traced, so compiled functions are dropped here."""
     if name not in KERNELS:
         raise ValueError(f"LSTM kernel {name!r}: use one of {', '.join(KERNELS)}")
@@ -236,8 +241,19 @@ def set_kernel(name: str) -> None:
     jax.clear_caches()
 
 
-def kernel() -> str:
-    return _KERNEL["name"]
+@contextlib.contextmanager
+def use_kernel(name: str):
+    """Trace with kernel `name` inside the block (then back to the previous one). For a function
+    that must keep one kernel, e.g. a jitted step whose model is traced here; unlike `set_kernel`
+    it keeps compiled functions (the kernels compute the same function, so a program traced
+    under another kernel is still right, only its speed differs)."""
+    if name not in KERNELS + (AUTO_TRAIN,):
+        raise ValueError(f"LSTM kernel {name!r}: use one of {', '.join(KERNELS)}")
+    before, _KERNEL["name"] = _KERNEL["name"], name
+    try:
+        yield
+    finally:
+        _KERNEL["name"] = before
 
 
 def _on_cuda() -> bool:
@@ -251,26 +267,70 @@ def _on_cuda() -> bool:
 def blstm(layers: list[Params], xs: jax.Array, mask: jax.Array, *, unroll: int = 1) -> jax.Array:
     """A stack of bidirectional layers: ``(..., T, F) -> (..., T, 2H)``; padded outputs are zero.
 
-    On a CUDA GPU, models without peepholes run cuDNN's LSTM (`emojax.nn.cudnn`; `set_kernel`
-    chooses). Where cuDNN's op cannot be traced — forward-mode differentiation (``jax.jacfwd``) or
-    ``jax.vmap`` over stacked models — ``"auto"`` falls back to the scan kernel; both compute the same
-    function (tested through ``jax.experimental.rnn``'s reference), so only the speed differs.
+    Kernels (`set_kernel`, `use_kernel`): the scan below by default; cuDNN's LSTM
+    (`emojax.nn.cudnn`) when forced (``"cudnn"``) or, with ``"auto"``, inside the one-model train
+    and eval steps of `emojax.train.step.make_steps` on a CUDA GPU for models without peepholes
+    (``"auto-train"``, set there). Only there: cuDNN's op has a custom VJP and no batching rule, so
+    ``jax.jacfwd``, ``jax.jacrev`` and ``jax.vmap`` (stacked models, batched Jacobians) need the
+    scan. The kernels compute the same function (tested through ``jax.experimental.rnn``'s
+    reference); cuDNN follows ``jax_default_matmul_precision`` (TF32 on recent GPUs by default).
     """
     name = _KERNEL["name"]
-    if name not in KERNELS:
+    if name not in KERNELS + (AUTO_TRAIN,):
         raise ValueError(f"EMOJAX_LSTM_KERNEL={name!r}: use one of {', '.join(KERNELS)}")
     peephole = any("peep" in p[d] for p in layers for d in ("fwd", "bwd"))
-    if name == "cudnn" or (name == "auto" and _on_cuda() and not peephole
+    if name == "cudnn" and (peephole or not _on_cuda()):
+        raise ValueError("LSTM kernel 'cudnn' needs a CUDA GPU and a model without peepholes; "
+                         "set EMOJAX_LSTM_KERNEL=auto or scan")
+    if name == "cudnn" or (name == AUTO_TRAIN and not peephole and _on_cuda()
                            and layers[0]["fwd"]["w_x"].dtype == jnp.float32):
-        if name == "cudnn" and (peephole or not _on_cuda()):
-            raise ValueError("LSTM kernel 'cudnn' needs a CUDA GPU and a model without peepholes; "
-                             "set EMOJAX_LSTM_KERNEL=auto or scan")
         from emojax.nn import cudnn
-        try:
-            return cudnn.blstm(layers, xs, mask)
-        except (NotImplementedError, TypeError):   # under vmap / jvp: no rule for cuDNN's op
-            if name == "cudnn":
-                raise
+        return cudnn.blstm(layers, xs, mask)
+    layer = directions_layer if name == "directions" else bilstm_layer
     for p in layers:
-        xs = bilstm_layer(p, xs, mask, unroll=unroll)
+        xs = layer(p, xs, mask, unroll=unroll)
     return xs
+
+
+def train_kernel() -> str:
+    """The kernel a one-model train step traces with: ``"auto-train"`` under ``"auto"`` (cuDNN
+    where it can run), else the process's kernel."""
+    return AUTO_TRAIN if _KERNEL["name"] == "auto" else _KERNEL["name"]
+
+
+def kernel_in_use() -> str:
+    """What a one-model train step runs here: "cudnn", "directions" or "scan" (for run records)."""
+    name = train_kernel()
+    return "cudnn" if name == "cudnn" or (name == AUTO_TRAIN and _on_cuda()) else (
+        "directions" if name == "directions" else "scan")
+
+
+def directions_layer(params: Params, xs: jax.Array, mask: jax.Array, *, unroll: int = 1) -> jax.Array:
+    """`bilstm_layer` with its two directions computed at the same time, one on each of two devices
+    (``shard_map`` over a mesh of this process's first two devices; the same numbers).
+
+    On a CPU, XLA runs the two scans of a layer one after the other, and a scan's small per-step
+    matmuls do not use a second core; two host devices (`emojax.runtime.cpu_devices`) give each
+    direction a core: measured 1.6× on the recurrence's gradient at T = 500 on a 2-core VM.
+    Opt-in (``EMOJAX_LSTM_KERNEL=directions``): one process, not inside models already sharded
+    over those devices (``batched=true``'s model axis).
+    """
+    from jax.sharding import Mesh, PartitionSpec
+    devices = jax.local_devices()[:2]
+    if len(devices) < 2:
+        raise ValueError("LSTM kernel 'directions' needs two devices; on a CPU the emojax CLI "
+                         "makes two when EMOJAX_LSTM_KERNEL=directions (elsewhere: "
+                         "emojax.runtime.cpu_devices(2) before JAX starts)")
+    mesh = Mesh(np.array(devices), ("direction",))
+    both = jax.tree.map(lambda f, b: jnp.stack([f, b]), params["fwd"], params["bwd"])
+
+    def one(p, xs, mask):                        # this device's direction
+        p = jax.tree.map(lambda a: a[0], p)
+        return jax.lax.cond(jax.lax.axis_index("direction") == 0,
+                            lambda: lstm(p, xs, mask, unroll=unroll),
+                            lambda: lstm(p, xs, mask, reverse=True, unroll=unroll))[None]
+
+    spec, rep = PartitionSpec("direction"), PartitionSpec()
+    hs = jax.shard_map(one, mesh=mesh, in_specs=(spec, rep, rep), out_specs=spec,
+                       check_vma=False)(both, xs, mask)
+    return jnp.concatenate([hs[0], hs[1]], -1)

@@ -76,13 +76,20 @@ def make_steps(apply: Callable, loss_fn: Callable, optimizer: optax.GradientTran
     train_step(params, opt_state, key, batch) -> (params, opt_state, loss)
     eval_step(params, batch) -> (loss, weight, outputs)        # loss without the L2 term
     """
-    one = update_step(apply, loss_fn, optimizer, input_noise=input_noise)
+    from emojax.nn.lstm import train_kernel, use_kernel
+    kernel = train_kernel()                       # e.g. cuDNN on a CUDA GPU (emojax.nn.lstm.blstm)
+
+    def model(*args, **kw):                      # the model traced with that kernel
+        with use_kernel(kernel):
+            return apply(*args, **kw)
+    model.__signature__ = inspect.signature(apply)          # `takes_key` reads it
+    one = update_step(model, loss_fn, optimizer, input_noise=input_noise)
 
     @jax.jit
     def train_step(params, opt_state, key, batch):
         return one(params, opt_state, key, batch, l2, True)
 
-    return train_step, jax.jit(eval_step(apply, loss_fn))
+    return train_step, jax.jit(eval_step(model, loss_fn))
 
 
 def make_optimizer(name: str, lr: float, momentum: float = 0.9) -> optax.GradientTransformation:
