@@ -72,3 +72,12 @@ def test_cpu_devices_sets_the_flag_only_before_jax_starts(monkeypatch):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**env, "JAX_PLATFORMS": "cpu"}, timeout=120)
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-2000:]
+
+
+def test_batched_runs_refuse_the_directions_kernel(tmp_path, capsys):
+    from emojax.cli import main
+    with L.use_kernel("directions"):
+        rc = main(["reproduce", "woellmer2012:quick", "--workdir", str(tmp_path),
+                   "--set", "batched=true"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "use one of the two" in err and len(err.strip().splitlines()) == 1

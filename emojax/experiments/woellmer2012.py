@@ -337,6 +337,10 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
     if parallel.count() > 1 and not cfg.batched:
         raise ValueError("several processes share a task's models only when they train as one "
                          "program: add --set batched=true")
+    from emojax.nn.lstm import train_kernel
+    if cfg.batched and train_kernel() == "directions":
+        raise ValueError("EMOJAX_LSTM_KERNEL=directions puts a layer's directions on the devices "
+                         "that batched=true spreads its models over; use one of the two")
     t0 = time.time()
     corpus = load_corpus(cfg, progress)
     cfg = tasks_for(cfg, corpus)
