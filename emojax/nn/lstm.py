@@ -230,11 +230,10 @@ _KERNEL = {"name": os.environ.get("EMOJAX_LSTM_KERNEL", "auto")}
 
 def set_kernel(name: str) -> None:
     """Which BLSTM kernel `blstm` uses: ``"auto"`` (default; cuDNN in one-model train steps on a
-    CUDA GPU, else the scan),
-    ``"scan"``, ``"cudnn"`` (an error where cuDNN cannot run) or ``"directions"`` (the scan, the
-    two directions of a layer at once on two devices: `directions_layer`). Also
-    ``$EMOJAX_LSTM_KERNEL``.
-    The choice is made when a function is traced, so compiled functions are dropped here."""
+    CUDA GPU, else the scan), ``"scan"``, ``"cudnn"`` (an error where cuDNN cannot run) or
+    ``"directions"`` (the scan, a layer's two directions at once on two devices:
+    `directions_layer`). Also ``$EMOJAX_LSTM_KERNEL``. The choice is made when a function is
+    traced, so compiled functions are dropped here."""
     if name not in KERNELS:
         raise ValueError(f"LSTM kernel {name!r}: use one of {', '.join(KERNELS)}")
     _KERNEL["name"] = name

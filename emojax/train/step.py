@@ -82,7 +82,10 @@ def make_steps(apply: Callable, loss_fn: Callable, optimizer: optax.GradientTran
     def model(*args, **kw):                      # the model traced with that kernel
         with use_kernel(kernel):
             return apply(*args, **kw)
-    model.__signature__ = inspect.signature(apply)          # `takes_key` reads it
+    try:
+        model.__signature__ = inspect.signature(apply)      # `takes_key` reads it
+    except (TypeError, ValueError):                         # not introspectable: no key, as before
+        model.__signature__ = inspect.signature(lambda params, xs, mask: None)
     one = update_step(model, loss_fn, optimizer, input_noise=input_noise)
 
     @jax.jit
