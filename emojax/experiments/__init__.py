@@ -28,6 +28,7 @@ REGISTRY: dict[str, str | ModuleType] = {
     "frontend": "emojax.experiments.frontend",
     "chernykh2018": "emojax.experiments.chernykh2018",
     "mirsamadi2017": "emojax.experiments.mirsamadi2017",
+    "aclstm": "emojax.experiments.aclstm",
 }
 ALIASES = {"woellmer2012_context": "woellmer2012_study"}     # the study's name before 0.2
 

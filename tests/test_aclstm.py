@@ -1,0 +1,128 @@
+"""Hsu & Wu: the segment corpora (embedded and user tables), the fusion models, and `emojax reproduce
+aclstm:quick` end to end with a resuming rerun."""
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from emojax import cli
+from emojax.data import segments as S
+from emojax.models import aclstm as A
+
+SMALL = S.SegmentParams(clips=60, seed=3)
+
+
+def test_embedded_segments_are_deterministic_and_shaped():
+    a, b = S.generate(SMALL), S.generate(S.SegmentParams(clips=60, seed=3, agree=0.8))
+    assert len(a) == len(b) and np.array_equal(a.label, b.label)
+    assert all(np.array_equal(x, y) for x, y in zip(a.audio, b.audio))
+    assert len(a.clips()) == 60 and all(2 <= len(c) <= 8 for c in a.clips())
+    assert {x.shape[1] for x in a.audio} == {S.AUDIO_DIM} and {x.shape[1] for x in a.visual} == {S.VISUAL_DIM}
+    for c in a.clips():                                   # one clip = one speaker, segments in order
+        assert len(set(a.speaker[c])) == 1 and list(a.segment[c]) == list(range(len(c)))
+    other = S.generate(S.SegmentParams(clips=60, seed=4))
+    assert not np.array_equal(other.label[:50], a.label[:50])
+
+
+def test_agreement_follows_its_parameter():
+    for agree in (0.6, 0.95):
+        sc = S.generate(S.SegmentParams(clips=400, agree=agree))
+        for lab in (sc.audio_label, sc.visual_label):
+            assert abs(np.mean(lab == sc.label) - agree) < 0.04
+    sc = S.generate(S.SegmentParams(clips=400, agree=1.0))
+    assert np.array_equal(sc.audio_label, sc.visual_label)
+
+
+def test_the_modalities_carry_their_own_labels():
+    """A nearest-centroid rule on segment means (fitted on sessions 1-3, tested on 4-5) recovers
+    each modality's own label far above chance: the corpus is learnable, by modality."""
+    sc = S.generate(S.SegmentParams(clips=500))
+    train = np.isin(sc.session, ["Ses01", "Ses02", "Ses03"])
+    for arrays, lab in ((sc.audio, sc.audio_label), (sc.visual, sc.visual_label)):
+        x = np.stack([a.mean(0) for a in arrays])
+        cent = np.stack([x[train & (lab == k)].mean(0) for k in range(7)])
+        pred = ((x[~train, None] - cent[None]) ** 2).sum(-1).argmin(1)
+        acc = np.mean(pred == lab[~train])
+        chance = np.bincount(lab[~train]).max() / (~train).sum()
+        assert acc > chance + 0.15, (acc, chance)
+
+
+def test_segment_table_round_trip(tmp_path):
+    sc = S.generate(SMALL)
+    path = S.write_table(sc, tmp_path / "seg")
+    back = S.load(f"segtable:{path}")
+    assert back.classes == S.CLASSES and back.sounds == S.SOUNDS
+    for k in ("segment", "label", "audio_label", "visual_label", "sound"):
+        assert np.array_equal(getattr(back, k), getattr(sc, k)), k
+    assert list(back.clip) == list(sc.clip) and list(back.session) == list(sc.session)
+    assert all(np.array_equal(x, y) for x, y in zip(back.audio, sc.audio))
+
+
+def test_segment_table_errors_name_file_line_and_column(tmp_path):
+    sc = S.generate(SMALL)
+    path = S.write_table(sc, tmp_path / "seg")
+    lines = path.read_text().splitlines()
+    fields = lines[3].split(",")
+    fields[1] = "x"                                       # line 4's segment
+    bad = lines[:3] + [",".join(fields)] + lines[4:]
+    (tmp_path / "seg" / "bad.csv").write_text("\n".join(bad) + "\n")
+    with pytest.raises(ValueError, match=r"bad\.csv, line 4, column segment: 'x'"):
+        S.read_table(tmp_path / "seg" / "bad.csv")
+    np.save(tmp_path / "seg" / "arrays" / "000001_audio.npy", np.zeros((5, 3)))
+    with pytest.raises(ValueError, match=r"line 3, column audio: 3 features, earlier rows have 34"):
+        S.read_table(path)
+    (tmp_path / "seg" / "cols.csv").write_text("clip,segment\n")
+    with pytest.raises(ValueError, match="missing column"):
+        S.read_table(tmp_path / "seg" / "cols.csv")
+    with pytest.raises(ValueError, match="segtable:PATH"):
+        S.load("baum1:/x")
+
+
+def test_causal_attention_reads_only_the_past():
+    key = jax.random.PRNGKey(0)
+    p = A.init(key, "feature_fusion", (5, 3), 7, hidden=8)
+    p["av"]["att"]["u"] = jax.random.normal(key, (8,))
+    h = jax.random.normal(key, (2, 6, 8))
+    mask = np.arange(6)[None] < np.array([[6], [4]])
+    ctx, alpha = A.causal_attention(p["av"]["att"], h, mask)
+    a = np.asarray(alpha)
+    assert np.allclose(np.triu(a, 1), 0) and np.allclose(a[1][:4, 4:], 0)
+    assert np.allclose(a[0].sum(-1), 1) and np.allclose(a[1][:4].sum(-1), 1)
+    np.testing.assert_allclose(np.asarray(ctx[:, 0]), np.asarray(h[:, 0]), atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", A.MODELS)
+def test_fusion_models_are_causal_and_shaped(kind):
+    key = jax.random.PRNGKey(1)
+    p = A.init(key, kind, (5, 3), 7, hidden=8)
+    apply = A.model_fn(kind, (5, 3))
+    x = np.asarray(jax.random.uniform(key, (2, 6, 9)))
+    mask = np.ones((2, 6), bool)
+    out, _ = apply(p, x, mask)
+    assert out.shape == ((2, 6, 2, 7) if kind == "decision_fusion" else (2, 6, 7))
+    x2 = x.copy()
+    x2[:, 4:] += 1.0                                   # a later segment changes nothing before it
+    out2, _ = apply(p, x2, mask)
+    np.testing.assert_allclose(np.asarray(out[:, :4]), np.asarray(out2[:, :4]), atol=1e-6)
+    if kind != "aclstm":                               # only the ACLSTM reads the score column
+        x3 = x.copy()
+        x3[..., -1] = 0.0
+        np.testing.assert_allclose(np.asarray(apply(p, x3, mask)[0]), np.asarray(out), atol=1e-6)
+
+
+def test_aclstm_quick_end_to_end_and_resume(tmp_path):
+    wd = tmp_path / "wd"
+    assert cli.main(["reproduce", "aclstm:quick", "--workdir", str(wd), "--no-progress"]) == 0
+    doc = json.loads((wd / "results" / "table3.json").read_text())
+    ours = {(r["classifier"], r.get("subset"), r["metric"]) for r in doc["records"]}
+    assert {(m, None, "wa") for m in A.MODELS} <= ours
+    assert ("aclstm", "disagree", "wa") in ours
+    assert {r["classifier"] for r in doc["paper"]} == {*A.MODELS, "avef"}
+    assert all(len(r["folds"]) == 2 for r in doc["records"])
+    assert (wd / "results" / "fig7_confusion.png").is_file()
+    md = (wd / "results" / "table3.md").read_text()
+    assert "| ACLSTM | 70.1 ± 1.3 |" in md
+    assert cli.main(["reproduce", "aclstm:quick", "--workdir", str(wd), "--no-progress"]) == 0
+    again = json.loads((wd / "results" / "table3.json").read_text())
+    assert again["meta"]["pieces"]["reused"] == 2 and again["records"] == doc["records"]
