@@ -8,7 +8,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 FIGURES = {"woellmer2012_context.ipynb": "fig2_context_position.png",
            "chernykh2018_ctc.ipynb": "fig4_posteriors.png",
-           "mirsamadi2017_attention.ipynb": "fig2_attention.png"}
+           "mirsamadi2017_attention.ipynb": "fig2_attention.png",
+           "aclstm_fusion.ipynb": "fig7_confusion.png"}
 
 
 @pytest.mark.parametrize("name", list(FIGURES))

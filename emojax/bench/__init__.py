@@ -145,11 +145,12 @@ def run_case(name: str, quick: bool, repeats: int, budget_s: float, peak: float,
 def main(argv: list[str] | None = None) -> int:
     """``emojax bench [options]``: run the cases, write OUT/<device>.{json,md}, print the markdown."""
     p = argparse.ArgumentParser(prog="emojax bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--suite", choices=("models", "features", "breakdown"), default="models",
+    p.add_argument("--suite", choices=("models", "features", "breakdown", "coupled"), default="models",
                    help="models: the BLSTM kernels (default); features: the audio front end "
                         "against pyAudioAnalysis, librosa, Praat and openSMILE (OUT/features-<device>.*); "
                         "breakdown: where a train step's time goes, against the matmul floor "
-                        "(OUT/breakdown-<device>.*)")
+                        "(OUT/breakdown-<device>.*); coupled: Hsu & Wu's coupled LSTM against a "
+                        "BLSTM layer of the same width (OUT/coupled-<device>.*)")
     p.add_argument("--cases", default=None,
                    help=f"comma-separated subset of {', '.join(CASES)} (default: all of the suite)")
     p.add_argument("--repeats", type=int, default=None,
@@ -164,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         known = FB.CASES
     elif args.suite == "breakdown":
         known = [c for c, (_, impls) in CASES.items() if impls is TRAIN]
+    elif args.suite == "coupled":
+        from emojax.bench import coupled as CB
+        known = list(CB.CASES)
     else:
         known = CASES
     if args.suite == "breakdown" and not args.cases:
@@ -183,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     keep_freed_memory()                      # as the CLI does; EMOJAX_MALLOC=system opts out
+    if args.suite == "coupled":
+        return CB.main(cases, quick=args.quick, repeats=repeats, budget_s=args.budget,
+                       out=Path(args.out))
     if args.suite == "breakdown":
         from emojax.bench import breakdown
         return breakdown.main(cases, quick=args.quick, repeats=repeats, budget_s=args.budget,
