@@ -260,11 +260,47 @@ def run_fold(sc, part: dict, cfg: Config, progress=None) -> dict:
         r["accuracy_disagree"] = float(np.mean(pred[disagree] == truth[disagree])) if disagree.any() else None
         r.update(epochs=fit_info["epochs"], best_epoch=fit_info["best_epoch"],
                  val_loss=round(fit_info["val_loss"], 5), pred=pred.tolist())
+        if kind != "decision_fusion":
+            r["modality"] = modality_sensitivity(apply, params, [x[c] for c in test_clips], dims,
+                                                 disagree)
         rec["models"][kind] = r
     rec["truth"] = truth.tolist()
     rec["disagree"] = disagree.astype(int).tolist()
     rec["seconds"] = round(time.time() - t0, 1)
     return rec
+
+
+def modality_sensitivity(apply, params, clips: list, dims: tuple[int, int], disagree: np.ndarray,
+                         chunk: int = 64) -> dict:
+    """Beyond the paper: how much each decision leans on the face. Per test segment t, the
+    sequential Jacobian (`emojax.analysis.jacobian`) of the predicted class's posterior with
+    respect to every input of segments τ <= t, |·| summed over the audio and over the visual
+    features: the visual share V / (A + V) (mean over segments, and where the segment's audio
+    and visual labels agree / disagree), and the share of all sensitivity at each offset t - τ."""
+    from emojax.analysis.jacobian import batched_sequential_jacobian
+    from emojax.data.batching import pad_batch
+    da, dv = dims
+    width = clips[0].shape[1]
+    T = max(len(c) for c in clips)
+    shares, offsets = [], np.zeros(T)
+    for i in range(0, len(clips), chunk):
+        part = clips[i:i + chunk]
+        b = pad_batch([{"x": c} for c in part], len(part), width, quantum=T)
+        J = np.asarray(batched_sequential_jacobian(apply, params, b["x"], b["mask"]))  # (B,T,K,T,F)
+        post = np.asarray(apply(params, b["x"], b["mask"])[0])
+        for j, c in enumerate(part):
+            n = len(c)
+            pred = post[j, :n].argmax(-1)
+            a = np.abs(J[j, np.arange(n), pred, :n])                              # (t, τ, F)
+            A, V = a[..., :da].sum(-1), a[..., da:da + dv].sum(-1)                 # (t, τ)
+            shares += list(V.sum(1) / np.maximum(A.sum(1) + V.sum(1), 1e-30))
+            for t in range(n):
+                offsets[:t + 1] += (A[t, :t + 1] + V[t, :t + 1])[::-1]
+    shares = np.array(shares)
+    return {"visual_share": round(float(shares.mean()), 4),
+            "visual_share_agree": round(float(shares[~disagree].mean()), 4) if (~disagree).any() else None,
+            "visual_share_disagree": round(float(shares[disagree].mean()), 4) if disagree.any() else None,
+            "offset_share": (offsets / offsets.sum()).round(4).tolist()}
 
 
 # ----------------------------------------------------------------------------- the experiment
@@ -346,7 +382,48 @@ def write_tables(res: Path, folds: list[dict], meta: dict, cfg: Config, sc) -> d
     if "aclstm" in cfg.models:
         conf = np.sum([np.asarray(f["models"]["aclstm"]["confusion"]) for f in folds], axis=0)
         _confusion_figure(res / "fig7_confusion.png", conf, list(sc.classes))
+    if modality_summary(folds):
+        _modality_figure(res / "fig_modality.png", modality_summary(folds))
     return doc
+
+
+def modality_summary(folds: list[dict]) -> dict:
+    """Per model: the fold means of `modality_sensitivity`'s figures."""
+    out = {}
+    for k in MODELS:
+        ms = [f["models"][k]["modality"] for f in folds if "modality" in f["models"].get(k, {})]
+        ms = [m for m in ms if m["visual_share_agree"] is not None and m["visual_share_disagree"] is not None]
+        if not ms:
+            continue
+        L = max(len(m["offset_share"]) for m in ms)
+        out[k] = {key: float(np.mean([m[key] for m in ms]))
+                  for key in ("visual_share", "visual_share_agree", "visual_share_disagree")}
+        out[k]["offset_share"] = np.mean([np.pad(m["offset_share"], (0, L - len(m["offset_share"])))
+                                          for m in ms], 0).tolist()
+    return out
+
+
+def _modality_figure(path: Path, mods: dict) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    names = list(mods)
+    xs = np.arange(len(names))
+    a.bar(xs - 0.2, [100 * mods[k]["visual_share_agree"] for k in names], 0.4, label="audio = visual label")
+    a.bar(xs + 0.2, [100 * mods[k]["visual_share_disagree"] for k in names], 0.4, label="audio ≠ visual label")
+    a.set_xticks(xs, [MODEL_NAMES[k] for k in names], rotation=15)
+    a.set_ylabel("visual share of |∂ posterior| (%)")
+    a.legend(fontsize=8)
+    for k in names:
+        o = mods[k]["offset_share"]
+        b.plot(range(len(o)), 100 * np.asarray(o), marker="o", label=MODEL_NAMES[k])
+    b.set_xlabel("segments back (t − τ)")
+    b.set_ylabel("share of all sensitivity (%)")
+    b.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def _cell(r) -> str:
@@ -384,7 +461,20 @@ def table3_markdown(doc: dict, folds: list[dict]) -> str:
               f"{100 * enc['visual']:.1f} % of its visual labels, NTN {100 * enc['ntn']:.1f} % on "
               "\"audio = visual\"."]
     if doc.get("tests"):
-        lines += ["", *__import__("emojax.experiments.framelevel", fromlist=["x"]).tests_markdown(doc["tests"])]
+        from emojax.experiments.framelevel import tests_markdown
+        lines += ["", *tests_markdown(doc["tests"])]
+    mods = modality_summary(folds)
+    if mods:
+        lines += ["", "Beyond the paper — what each decision leans on (sequential Jacobian of the predicted "
+                  "class's posterior, |∂| summed over each modality's inputs of the segment and its "
+                  "predecessors; mean over folds, `fig_modality.png`):", "",
+                  "| method | visual share | where A = V | where A ≠ V | same segment | 1 back | 2+ back |",
+                  "|---|---|---|---|---|---|---|"]
+        for k, v in mods.items():
+            o = v["offset_share"]
+            lines.append(f"| {MODEL_NAMES[k]} | {100 * v['visual_share']:.0f} % | "
+                         f"{100 * v['visual_share_agree']:.0f} % | {100 * v['visual_share_disagree']:.0f} % | "
+                         f"{100 * o[0]:.0f} % | {100 * o[1]:.0f} % | {100 * sum(o[2:]):.0f} % |")
     from emojax.experiments.framelevel import run_minutes
     lines += ["", f"Run: {run_minutes(m)} on {m['device']}; seconds per fold: "
               f"{', '.join(str(s) for s in m['seconds_per_fold'])}."]
