@@ -117,7 +117,7 @@ def test_bad_settings_are_clear():
     assert cfg.corpus == "synthetic:rho=0" and cfg.train.l2 == 0.01 and not default
 
 
-@pytest.mark.parametrize("name", ["woellmer2012", "woellmer2012_study", "woellmer2012_causes", "aclstm"])
+@pytest.mark.parametrize("name", ["woellmer2012", "woellmer2012_study", "woellmer2012_causes", "aclstm", "tripathi2019"])
 def test_config_files_are_generated_by_emojax_config(name, capsys):
     """configs/*.yaml are `emojax config NAME[:quick]` verbatim (regenerate them with it), and
     loading one gives exactly that Config: no drift."""

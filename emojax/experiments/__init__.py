@@ -29,6 +29,7 @@ REGISTRY: dict[str, str | ModuleType] = {
     "chernykh2018": "emojax.experiments.chernykh2018",
     "mirsamadi2017": "emojax.experiments.mirsamadi2017",
     "aclstm": "emojax.experiments.aclstm",
+    "tripathi2019": "emojax.experiments.tripathi2019",
 }
 ALIASES = {"woellmer2012_context": "woellmer2012_study"}     # the study's name before 0.2
 

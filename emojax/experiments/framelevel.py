@@ -24,11 +24,13 @@ PROTOCOL_NAMES = {"session": "leave_one_session_out", "speaker": "leave_one_spea
 
 
 def audio_tree(spec: str, workdir: Path, *, workers: int | None = None, progress: bool = True,
-               what: str = "this experiment", full: bool = False) -> tuple[Path, dict | None]:
+               what: str = "this experiment", full: bool = False, mocap: bool = False
+               ) -> tuple[Path, dict | None]:
     """(root of an IEMOCAP_full_release tree, render summary or None): ``iemocap:PATH`` is read
     as it is; ``synthetic[:k=v,...]`` is rendered as audio into ``workdir/tree`` (resumable), the
     sentence wavs and labels only: no MoCap, no dialog wavs (the same audio, measured identical
-    file by file, in half the time and a tenth of the disk); ``full=True`` renders everything."""
+    file by file, in half the time and a tenth of the disk); ``mocap=True`` adds the sentence MoCap;
+    ``full=True`` renders everything."""
     kind, _, rest = spec.partition(":")
     if kind == "iemocap":
         return Path(rest.split(",")[0]), None
@@ -37,7 +39,8 @@ def audio_tree(spec: str, workdir: Path, *, workers: int | None = None, progress
                          "audio) or iemocap:PATH (a user's IEMOCAP_full_release or prepared folder)")
     from emojax.data import render, synthetic
     summary = render.render_iemocap(Path(workdir) / "tree", synthetic.parse_spec(rest),
-                                    **({} if full else {"dialog_wavs": False, "mocap_fps": 0}),
+                                    **({} if full else {"dialog_wavs": False} if mocap
+                                       else {"dialog_wavs": False, "mocap_fps": 0}),
                                     workers=workers or 2, progress=progress)
     return Path(workdir) / "tree", summary
 
@@ -55,13 +58,15 @@ class FrameCorpus:
 
 
 def frame_corpus(spec: str, workdir: Path, sets, *, workers: int | None = None,
-                 progress: bool = True, what: str = "this experiment") -> FrameCorpus:
+                 progress: bool = True, what: str = "this experiment", mocap: bool = False
+                 ) -> FrameCorpus:
     import json
 
     from emojax.data import iemocap
     from emojax.features import extract
     workdir = Path(workdir)
-    root, rendered = audio_tree(spec, workdir, workers=workers, progress=progress, what=what)
+    root, rendered = audio_tree(spec, workdir, workers=workers, progress=progress, what=what,
+                                mocap=mocap)
     prepared = workdir / "prepared"
     if (root / "utterances.csv").is_file():           # already a prepared folder
         prepared = root

@@ -201,3 +201,18 @@ def pfa_names(selected: np.ndarray, coordinates: Sequence[str] = FACE_COORDINATE
     """Names of `pfa_apply`'s columns, e.g. ``Mou3_y`` then ``Mou3_y_d``."""
     base = [coordinates[i] for i in selected]
     return base + [f"{b}_d" for b in base]
+
+
+def chunk_means(values: np.ndarray, chunks: int = 200) -> np.ndarray:
+    """Tripathi et al. 2019's MoCap input: the frames of an utterance split into `chunks`
+    consecutive parts of (nearly) equal size (``numpy.array_split``), each averaged over its
+    frames -> (chunks, D). Lost values (NaN) are filled first (`fill_lost`); an utterance with
+    fewer frames than `chunks` repeats frames (chunk i takes frame floor(i · n / chunks)), so no
+    chunk is empty."""
+    x = fill_lost(np.asarray(values, np.float64))
+    n = len(x)
+    if n == 0:
+        return np.zeros((chunks, x.shape[1]), np.float32)
+    if n < chunks:
+        return x[(np.arange(chunks) * n) // chunks].astype(np.float32)
+    return np.stack([p.mean(0) for p in np.array_split(x, chunks)]).astype(np.float32)

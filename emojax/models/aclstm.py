@@ -83,8 +83,8 @@ def audio_cnn(params: dict, xs: jax.Array, mask: jax.Array, key: jax.Array | Non
     k1, k2 = _keys(key, 2)
     m = mask[..., None]
     y = jax.nn.relu(_conv(params["conv"]["w"], params["conv"]["b"], xs * m))
-    pooled = jnp.max(jnp.where(m, y, -jnp.inf), axis=-2)                     # (..., O)
-    pooled = jnp.where(jnp.isfinite(pooled), pooled, 0.0)                     # empty rows
+    pooled = jnp.max(jnp.where(m, y, -1e9), axis=-2)                         # (..., O), finite
+    pooled = jnp.where(mask.any(-1, keepdims=True), pooled, 0.0)              # empty (padded) rows
     feat = relu_dense(params["hidden"], dropout(k1, pooled, rate))
     return dense(params["out"], dropout(k2, feat, rate)), {"features": feat}
 

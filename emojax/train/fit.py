@@ -51,7 +51,7 @@ class TrainConfig:
 
     def __post_init__(self):
         from emojax.config import check
-        check("train.optimizer", self.optimizer, choices=("adam", "sgd"))
+        check("train.optimizer", self.optimizer, choices=("adam", "sgd", "adadelta"))
         check("train.lr", self.lr, positive=True)
         check("train.momentum", self.momentum, at_least=0.0, below=1.0)
         check("train.batch_size", self.batch_size, at_least=1)

@@ -96,9 +96,12 @@ def make_steps(apply: Callable, loss_fn: Callable, optimizer: optax.GradientTran
 
 
 def make_optimizer(name: str, lr: float, momentum: float = 0.9) -> optax.GradientTransformation:
-    """Adam (our stated choice: the paper names none) or SGD with momentum (as RNNLIB trained)."""
+    """Adam (our stated choice where a paper names none), SGD with momentum (as RNNLIB trained) or
+    Adadelta (Keras' settings; Tripathi et al. 2019's LSTMs, with ``lr`` 1.0 as Keras' default)."""
     if name == "adam":
         return optax.adam(lr)
     if name == "sgd":
         return optax.sgd(lr, momentum=momentum)
-    raise ValueError(f"optimizer {name!r}: use 'adam' or 'sgd'")
+    if name == "adadelta":                     # Keras' Adadelta (Tripathi 2019): rho 0.95, eps 1e-7
+        return optax.adadelta(lr, rho=0.95, eps=1e-7)
+    raise ValueError(f"optimizer {name!r}: use 'adam', 'sgd' or 'adadelta'")
