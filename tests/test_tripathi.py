@@ -43,7 +43,7 @@ def test_chunk_means_matches_array_split_and_fills_short_and_lost():
 
 
 def test_packed_models_read_only_their_modality():
-    lay = M.Layout(text_dim=8)
+    lay = M.Layout(text_dim=8, text_steps=16)
     rng = np.random.default_rng(0)
     x = M.pack(rng.normal(size=(60, 34)), np.array([3, 4, 5]), rng.normal(size=(200, 189)), lay)
     assert x.shape == (200, lay.width) and x[0, lay.flag_col] == 1 and not x[60:100, :34].any()
@@ -76,8 +76,13 @@ def test_tripathi_quick_end_to_end(tmp_path):
                      "protocols=[session]", "--set", "improvised=false"]) == 0
     doc = json.loads((wd / "results" / "tables.json").read_text())
     got = {(r["model"], r["metric"]) for r in doc["records"]}
-    assert {("fusion", "wa"), ("text_cnn", "wa"), ("head_dense", "wa")} <= got
-    assert all(np.isfinite(r["mean"]) and len(r["folds"]) == 2 for r in doc["records"])
+    assert {("fusion", "wa"), ("text_cnn", "wa")} <= got
+    # the tiny render's Session 5 has no MoCap: a MoCap-only model there is listed, not scored
+    assert ("head_dense", "wa") in got or "session_fold0_head_dense_all" in doc["meta"]["empty_test"]
+    from emojax.experiments.tripathi2019 import CORE
+    # the fused model (and its branches) on every fold, the other models on zoo_folds = 1
+    assert all(np.isfinite(r["mean"]) and len(r["folds"]) == (2 if r["model"] in CORE else 1)
+               for r in doc["records"])
     meta = doc["meta"]
     assert meta["n_labelled"] > 0 and "missing_mocap" in meta
     md = (wd / "results" / "tables.md").read_text()

@@ -374,7 +374,7 @@ def write_tables(res: Path, folds: list[dict], meta: dict, cfg: Config, sc) -> d
     recs = table_records(folds, cfg)
     tests = FL.paired(recs, [({"classifier": "aclstm"}, {"classifier": "coupled"}),
                              ({"classifier": "aclstm"}, {"classifier": "feature_fusion"})],
-                      metric="wa", task="emotion7")
+                      metric="wa", task="emotion7", subset=None)
     doc = {"meta": meta, "records": recs, "tests": tests, "paper": paper_records()}
     write_atomic(res / "table3.json", records_json(meta, recs, tests=tests, paper=doc["paper"]))
     write_atomic(res / "table3.md", table3_markdown(doc, folds))

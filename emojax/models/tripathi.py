@@ -8,9 +8,10 @@
 **Packed inputs.** One utterance is one array ``x (R, C)`` holding every modality, so the one
 training engine (`emojax.train.fit`) serves every model: rows 0..99 of columns 0..33 are the 100
 speech frames of 34 features (zero-padded, as the paper: its models read the padding), column 34
-holds the transcript's token ids (`emojax.features.text`; 0 = padding, masked), rows 0..199 of
-columns 35..223 the 200 MoCap chunks (`emojax.features.visual.chunk_means`: face 165, hand 18,
-head 6), and column 224 of row 0 says whether the utterance has MoCap. R = max(200, tokens).
+holds the transcript's token ids in its first ``text_steps`` rows (`emojax.features.text`; 0 =
+padding, masked; the text models run over those rows only), rows 0..199 of columns 35..223 the
+200 MoCap chunks (`emojax.features.visual.chunk_means`: face 165, hand 18, head 6), and column 224
+of row 0 says whether the utterance has MoCap. R = max(200, text_steps).
 
 Models (§4; widths as the paper; ``rate`` = dropout on hidden layers, 0.2 as the paper's conv
 models, where the paper names none for the others):
@@ -66,6 +67,7 @@ class Layout:
     mocap_chunks: int = 200
     mocap_dim: int = 189
     text_dim: int = 300           # embedding width of text_cnn / text_lstm (GloVe's 300)
+    text_steps: int = 500         # rows that hold tokens: the longest transcript kept (≤ 500)
 
     @property
     def token_col(self) -> int:
@@ -95,7 +97,9 @@ class Sizes:
 
 def pack(speech: np.ndarray, tokens: np.ndarray, mocap: np.ndarray | None, lay: Layout) -> np.ndarray:
     """One utterance's packed array (module docstring); `speech` is cut or zero-padded to 100 frames."""
-    R = max(lay.mocap_chunks, lay.speech_frames, len(tokens))
+    if len(tokens) > lay.text_steps:
+        raise ValueError(f"{len(tokens)} tokens do not fit the layout's {lay.text_steps} text steps")
+    R = max(lay.mocap_chunks, lay.speech_frames, lay.text_steps)
     x = np.zeros((R, lay.width), np.float32)
     s = np.asarray(speech, np.float32)[:lay.speech_frames]
     x[:len(s), :lay.speech_dim] = s
@@ -231,7 +235,7 @@ def _branch(kind: str, p: dict, xs, mask, lay: Layout, keys, rate):
     full = jnp.ones(speech.shape[:-1], bool)              # the paper's models read the padding
     mocap = xs[..., :lay.mocap_chunks, lay.mocap_cols]
     mfull = jnp.ones(mocap.shape[:-1], bool)
-    tokens = xs[..., lay.token_col].astype(jnp.int32)
+    tokens = xs[..., :lay.text_steps, lay.token_col].astype(jnp.int32)   # the text's own steps
     tmask = tokens > 0
     if kind == "speech_mlp":
         h = speech.reshape(speech.shape[:-2] + (-1,))
