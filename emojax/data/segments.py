@@ -296,6 +296,38 @@ def read_table(path) -> SegmentCorpus:
                                                 "sha256": digest}, **arr)
 
 
+def from_utterances(clip, speaker, session, label, classes, audio: list, audio_rate: float,
+                    visual: list, visual_rate: float, segment_s: float = 1.0,
+                    name: str = "iemocap_proxy", params: dict | None = None) -> SegmentCorpus:
+    """A stated proxy for corpora without segment labels (IEMOCAP): each utterance cut into
+    consecutive segments of `segment_s` seconds (the last one keeps the remainder when it is at
+    least half a segment, else joins the one before; an utterance shorter than that is one
+    segment), every segment carrying the utterance's label as its audio, visual and audio-visual
+    label and the sound type ``verbal``. `audio`/`visual`: per utterance (frames, features) at
+    `audio_rate`/`visual_rate` frames per second."""
+    cols = {k: [] for k in ("clip", "segment", "speaker", "session", "label")}
+    a_out, v_out = [], []
+    for i in range(len(clip)):
+        dur = min(len(audio[i]) / audio_rate, len(visual[i]) / visual_rate)
+        n = max(1, int(dur // segment_s) + (dur % segment_s >= segment_s / 2))
+        edges = np.minimum(np.arange(n + 1) * segment_s, dur)
+        edges[-1] = dur
+        for t in range(n):
+            a0, a1 = int(edges[t] * audio_rate), max(int(edges[t + 1] * audio_rate), int(edges[t] * audio_rate) + 1)
+            v0, v1 = int(edges[t] * visual_rate), max(int(edges[t + 1] * visual_rate), int(edges[t] * visual_rate) + 1)
+            a_out.append(np.asarray(audio[i][a0:a1], np.float32))
+            v_out.append(np.asarray(visual[i][v0:v1], np.float32))
+            for k, v in (("clip", clip[i]), ("segment", t), ("speaker", speaker[i]),
+                         ("session", session[i]), ("label", label[i])):
+                cols[k].append(v)
+    lab = np.array(cols["label"], np.int32)
+    return SegmentCorpus(name=name, clip=np.array(cols["clip"]), segment=np.array(cols["segment"], np.int32),
+                         speaker=np.array(cols["speaker"]), session=np.array(cols["session"]),
+                         label=lab, audio_label=lab.copy(), visual_label=lab.copy(),
+                         sound=np.full(len(lab), SOUNDS.index("verbal"), np.int32), audio=a_out,
+                         visual=v_out, classes=tuple(classes), params=dict(params or {}))
+
+
 def load(spec: str) -> SegmentCorpus:
     """``segments[:k=v,...]`` (the embedded corpus) or ``segtable:PATH.csv``."""
     kind, _, rest = spec.partition(":")
@@ -304,5 +336,5 @@ def load(spec: str) -> SegmentCorpus:
         return generate(SegmentParams(**parse_settings(rest, SegmentParams, "segments")))
     if kind == "segtable":
         return read_table(rest)
-    raise ValueError(f"corpus {spec!r}: the ACLSTM reads segments[:k=v,...] (the embedded segment "
-                     "corpus) or segtable:PATH.csv (a user's segment table; emojax.data.segments)")
+    raise ValueError(f"corpus {spec!r}: segments[:k=v,...] (the embedded segment corpus) or "
+                     "segtable:PATH.csv (a user's segment table; emojax.data.segments)")

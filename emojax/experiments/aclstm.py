@@ -84,11 +84,22 @@ class Config:
     encoder_train: TrainConfig = TrainConfig(batch_size=64, lr=1e-3, max_epochs=30, patience=4,
                                              l2=0.0)
     train: TrainConfig = TrainConfig(batch_size=16, lr=1e-3, max_epochs=60, patience=8, l2=0.0)
+    # the IEMOCAP proxy (corpus iemocap:PATH, or synthetic:... rendered as audio with MoCap)
+    label_set: str = "ang_exc_neu_sad"
+    segment_s: float = 1.0
+    # the NTN's target: "labels" (audio label = visual label), "classifiers" (the audio-only and
+    # visual-only networks agree; the proxy's segments have one label), "auto" (labels if they ever
+    # differ, else classifiers)
+    ntn_target: str = "auto"
     max_folds: int | None = None
+    workers: int | None = None
     seed: int = 0
 
     def __post_init__(self):
         from emojax.nn.coupled import WEIGHTINGS
+        check("label_set", self.label_set, choices=("ang_exc_neu_sad", "ang_hapexc_neu_sad"))
+        check("segment_s", self.segment_s, positive=True)
+        check("ntn_target", self.ntn_target, choices=("auto", "labels", "classifiers"))
         if not self.models:
             raise ValueError("setting 'models': give at least one")
         for m in self.models:
@@ -178,6 +189,7 @@ def run_fold(sc, part: dict, cfg: Config, progress=None) -> dict:
         encoders.append(("sound", np.ones(len(sc), bool), sc.sound, len(sc.sounds), e.sound_kernel,
                          e.sound_filters))
     apply_a = A.audio_apply(e.dropout)
+    trained = {}
     for name, rows, y, n_out, kernel, filters in encoders:
         seed = _seed(cfg, part["fold"], name)
         init = A.init_audio_cnn(jax.random.PRNGKey(seed), Fa, n_out, kernel=kernel,
@@ -190,6 +202,7 @@ def run_fold(sc, part: dict, cfg: Config, progress=None) -> dict:
         acc = float(np.mean(np.argmax(np.stack(logits), -1) == y[te & rows]))
         info[name] = {"epochs": fit_info["epochs"], "best_epoch": fit_info["best_epoch"],
                       "test_accuracy_own_label": round(acc, 4)}
+        trained[name] = params
         feats.append(_embed(lambda p, x, m: A.audio_cnn(p, x, m)[1]["features"], params, audio))
     # the visual frame network: every frame carries its segment's visual label
     seed = _seed(cfg, part["fold"], "visual")
@@ -211,8 +224,19 @@ def run_fold(sc, part: dict, cfg: Config, progress=None) -> dict:
     fa_emo, fv = feats[0], feats[-1]
     clips = sc.clips()
     clip_of = lambda rows: [c for c in clips if rows[c[0]]]  # noqa: E731
-    # the NTN, trained separately: does the segment's audio label equal its visual label?
-    agree = (sc.audio_label == sc.visual_label).astype(np.int32)
+    # the NTN, trained separately: does the segment's audio label equal its visual label (or, for
+    # segments that carry one label, do the audio-only and visual-only networks agree)?
+    target = cfg.ntn_target
+    if target == "auto":
+        target = "labels" if (sc.audio_label != sc.visual_label).any() else "classifiers"
+    if target == "labels":
+        agree = (sc.audio_label == sc.visual_label).astype(np.int32)
+    else:
+        from emojax.nn.pooling import mean_pool
+        pa = _embed(lambda p, x, m: A.audio_cnn(p, x, m)[0], trained["emotion"], audio).argmax(-1)
+        pv = _embed(lambda p, x, m: mean_pool(jax.nn.softmax(A.visual_frames(p, x, m)[0], -1), m),
+                    params, visual).argmax(-1)
+        agree = (pa == pv).astype(np.int32)
     ntn_x = np.concatenate([fa_emo, fv], 1).astype(np.float32)
     ntn_items = lambda rows: [{"x": ntn_x[c], "y_step": agree[c]} for c in clip_of(rows)]  # noqa: E731
     seed = _seed(cfg, part["fold"], "ntn")
@@ -222,7 +246,7 @@ def run_fold(sc, part: dict, cfg: Config, progress=None) -> dict:
         ntn_items(tr), ntn_items(va), ntn_x.shape[1], seed, progress)
     from emojax.nn.coupled import ntn_score
     s = np.asarray(ntn_score(params["ntn"], fa_emo.astype(np.float32), fv.astype(np.float32)))
-    info["ntn"] = {"epochs": fit_info["epochs"], "best_epoch": fit_info["best_epoch"],
+    info["ntn"] = {"target": target, "epochs": fit_info["epochs"], "best_epoch": fit_info["best_epoch"],
                    "test_accuracy": round(float(np.mean((s[te] > 0.5) == agree[te])), 4),
                    "test_agree_share": round(float(agree[te].mean()), 4),
                    "mean_score_agree": round(float(s[te & (agree == 1)].mean()), 4),
@@ -304,22 +328,62 @@ def modality_sensitivity(apply, params, clips: list, dims: tuple[int, int], disa
 
 
 # ----------------------------------------------------------------------------- the experiment
+def load_segments(cfg: Config, wd, progress: bool = True):
+    """The segment corpus of ``cfg.corpus``: ``segments[:...]`` / ``segtable:PATH`` as they are;
+    ``iemocap:PATH`` (or ``synthetic:...``, rendered with MoCap) as the stated proxy
+    (`emojax.data.segments.from_utterances`): the ``mirsamadi2017`` frame descriptors (32 per 10
+    ms) and the 46 face markers' window means (`emojax.features.visual.face_frames`, 138 per 25
+    ms) of each labelled utterance, cut into ``segment_s`` segments; utterances without MoCap are
+    left out and counted (``params["without_mocap"]``)."""
+    from emojax.data import segments
+    kind = cfg.corpus.partition(":")[0]
+    if kind in ("segments", "segtable"):
+        return segments.load(cfg.corpus)
+    if kind not in ("iemocap", "synthetic"):
+        segments.load(cfg.corpus)                     # raises the one-line error naming the specs
+    from emojax.data.iemocap import mocap_path, read_mocap
+    from emojax.experiments import framelevel as FL
+    from emojax.features.visual import FRAMING, MOCAP_ROTATED_MARKERS, face_frames
+    fc = FL.frame_corpus(cfg.corpus, wd.path, ("mirsamadi2017",), workers=cfg.workers,
+                         progress=progress, what="aclstm", mocap=True)
+    idx, y, names = FL.labelled(fc.corpus, cfg.label_set)
+    corpus = fc.corpus.subset(idx)
+    root = Path(fc.corpus.params.get("root") or wd.path / "tree")
+    keep, visual, missing = [], [], []
+    for j, u in enumerate(corpus.utterance_id):
+        path = mocap_path(root, str(u), "rotated")
+        if not path.is_file():
+            missing.append(str(u))
+            continue
+        visual.append(face_frames(read_mocap(path)[2], MOCAP_ROTATED_MARKERS))
+        keep.append(j)
+    keep = np.array(keep, int)
+    content = {k: v for k, v in fc.corpus.params.items()
+               if k not in ("path", "root", "prepared", "front_end_report")}
+    return segments.from_utterances(
+        corpus.utterance_id[keep], corpus.speaker[keep], corpus.session[keep], y[keep], names,
+        [fc.frames["mirsamadi2017"][idx[j]] for j in keep], fc.rates["mirsamadi2017"], visual,
+        1.0 / FRAMING["hop_s"], cfg.segment_s, name=f"proxy:{cfg.corpus}",
+        params={"kind": "iemocap_proxy", "source": content, "label_set": cfg.label_set,
+                "segment_s": cfg.segment_s, "utterances": int(keep.size),
+                "without_mocap": len(missing), "without_mocap_examples": missing[:5]})
+
+
 def piece_settings(cfg: Config, sc) -> dict:
     c = dataclasses.asdict(cfg)
-    for k in ("max_folds", "corpus"):
+    for k in ("max_folds", "corpus", "workers"):
         c.pop(k)
     return {"experiment": "aclstm", "config": c, "corpus": sc.params, "n_segments": len(sc)}
 
 
 def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bool = True,
         fresh: bool = False) -> dict:
-    from emojax.data import segments
     from emojax.experiments import results as R
     from emojax.experiments.runner import open_workdir, run_pieces
     t0 = time.time()
-    sc = segments.load(cfg.corpus)
-    parts = fold_parts(sc, cfg.max_folds)
     with open_workdir(workdir, fresh=fresh) as wd:
+        sc = load_segments(cfg, wd, progress)
+        parts = fold_parts(sc, cfg.max_folds)
         base = piece_settings(cfg, sc)
         pieces = {f"fold{p['fold']:02d}": {**base, "fold": p["fold"]} for p in parts}
 
@@ -353,13 +417,19 @@ def _agreement(sc) -> dict:
 def table_records(folds: list[dict], cfg: Config) -> list[dict]:
     from emojax.experiments.framelevel import summarise
     flat = [{"fold": f["fold"], "classifier": k, **v} for f in folds for k, v in f["models"].items()]
-    recs = summarise(flat, ("classifier",), metrics=("wa", "ua", "f1"), task="emotion7")
+    task = task_name(folds)
+    recs = summarise(flat, ("classifier",), metrics=("wa", "ua", "f1"), task=task)
     extra = summarise([r for r in flat if r["accuracy_disagree"] is not None], ("classifier",),
-                      metrics=("accuracy_agree", "accuracy_disagree"), task="emotion7")
+                      metrics=("accuracy_agree", "accuracy_disagree"), task=task)
     for r in extra:
         r["subset"] = "agree" if r["metric"] == "accuracy_agree" else "disagree"
         r["metric"] = "wa"
     return recs + extra
+
+
+def task_name(folds: list[dict]) -> str:
+    """``emotion7`` (Hsu & Wu's classes), ``emotion4`` (the IEMOCAP proxy) or ``category``."""
+    return {7: "emotion7", 4: "emotion4"}.get(len(folds[0]["classes"]), "category")
 
 
 def paper_records() -> list[dict]:
@@ -374,7 +444,7 @@ def write_tables(res: Path, folds: list[dict], meta: dict, cfg: Config, sc) -> d
     recs = table_records(folds, cfg)
     tests = FL.paired(recs, [({"classifier": "aclstm"}, {"classifier": "coupled"}),
                              ({"classifier": "aclstm"}, {"classifier": "feature_fusion"})],
-                      metric="wa", task="emotion7", subset=None)
+                      metric="wa", task=task_name(folds), subset=None)
     doc = {"meta": meta, "records": recs, "tests": tests, "paper": paper_records()}
     write_atomic(res / "table3.json", records_json(meta, recs, tests=tests, paper=doc["paper"]))
     write_atomic(res / "table3.md", table3_markdown(doc, folds))
@@ -392,12 +462,13 @@ def modality_summary(folds: list[dict]) -> dict:
     out = {}
     for k in MODELS:
         ms = [f["models"][k]["modality"] for f in folds if "modality" in f["models"].get(k, {})]
-        ms = [m for m in ms if m["visual_share_agree"] is not None and m["visual_share_disagree"] is not None]
         if not ms:
             continue
         L = max(len(m["offset_share"]) for m in ms)
-        out[k] = {key: float(np.mean([m[key] for m in ms]))
-                  for key in ("visual_share", "visual_share_agree", "visual_share_disagree")}
+        out[k] = {}
+        for key in ("visual_share", "visual_share_agree", "visual_share_disagree"):
+            vals = [m[key] for m in ms if m[key] is not None]
+            out[k][key] = float(np.mean(vals)) if vals else None
         out[k]["offset_share"] = np.mean([np.pad(m["offset_share"], (0, L - len(m["offset_share"])))
                                           for m in ms], 0).tolist()
     return out
@@ -410,8 +481,9 @@ def _modality_figure(path: Path, mods: dict) -> None:
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
     names = list(mods)
     xs = np.arange(len(names))
-    a.bar(xs - 0.2, [100 * mods[k]["visual_share_agree"] for k in names], 0.4, label="audio = visual label")
-    a.bar(xs + 0.2, [100 * mods[k]["visual_share_disagree"] for k in names], 0.4, label="audio ≠ visual label")
+    pc = lambda x: 0.0 if x is None else 100 * x  # noqa: E731
+    a.bar(xs - 0.2, [pc(mods[k]["visual_share_agree"]) for k in names], 0.4, label="audio = visual label")
+    a.bar(xs + 0.2, [pc(mods[k]["visual_share_disagree"]) for k in names], 0.4, label="audio ≠ visual label")
     a.set_xticks(xs, [MODEL_NAMES[k] for k in names], rotation=15)
     a.set_ylabel("visual share of |∂ posterior| (%)")
     a.legend(fontsize=8)
@@ -437,7 +509,7 @@ def table3_markdown(doc: dict, folds: list[dict]) -> str:
     ag = m["label_agreement"]
     lines = ["# Hsu & Wu, Table 3: bimodal emotion recognition over segments", "",
              f"Corpus `{m['config']['corpus']}`: {m['n_utterances']} segments in {m['n_clips']} clips, "
-             f"seven classes; audio label = audio-visual label in {100 * ag['audio_vs_av']:.0f} %, "
+             f"{len(m['classes'])} classes ({', '.join(m['classes'])}); audio label = audio-visual label in {100 * ag['audio_vs_av']:.0f} %, "
              f"visual in {100 * ag['visual_vs_av']:.0f} %, audio = visual in "
              f"{100 * ag['audio_vs_visual']:.0f} % of segments. {len(folds)} folds (one session "
              "held out each), mean ± std over folds, %; the paper's numbers are BAUM-1's.", "",
@@ -458,8 +530,9 @@ def table3_markdown(doc: dict, folds: list[dict]) -> str:
                         ("ntn", "test_accuracy"))}
     lines += ["", f"Encoders on the test segments, mean over folds: audio emotion CNN "
               f"{100 * enc['emotion']:.1f} % of its audio labels (verbal segments), visual network "
-              f"{100 * enc['visual']:.1f} % of its visual labels, NTN {100 * enc['ntn']:.1f} % on "
-              "\"audio = visual\"."]
+              f"{100 * enc['visual']:.1f} % of its visual labels, NTN {100 * enc['ntn']:.1f} % on its "
+              "target (" + ("audio label = visual label" if folds[0]["encoders"]["ntn"].get("target", "labels")
+                            == "labels" else "the audio-only and visual-only networks agree") + ")."]
     if doc.get("tests"):
         from emojax.experiments.framelevel import tests_markdown
         lines += ["", *tests_markdown(doc["tests"])]
@@ -472,8 +545,9 @@ def table3_markdown(doc: dict, folds: list[dict]) -> str:
                   "|---|---|---|---|---|---|---|"]
         for k, v in mods.items():
             o = v["offset_share"]
-            lines.append(f"| {MODEL_NAMES[k]} | {100 * v['visual_share']:.0f} % | "
-                         f"{100 * v['visual_share_agree']:.0f} % | {100 * v['visual_share_disagree']:.0f} % | "
+            pc = lambda x: "—" if x is None else f"{100 * x:.0f} %"  # noqa: E731
+            lines.append(f"| {MODEL_NAMES[k]} | {pc(v['visual_share'])} | "
+                         f"{pc(v['visual_share_agree'])} | {pc(v['visual_share_disagree'])} | "
                          f"{100 * o[0]:.0f} % | {100 * o[1]:.0f} % | {100 * sum(o[2:]):.0f} % |")
     from emojax.experiments.framelevel import run_minutes
     lines += ["", f"Run: {run_minutes(m)} on {m['device']}; seconds per fold: "
