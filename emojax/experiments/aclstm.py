@@ -409,9 +409,19 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
 
 
 def _agreement(sc) -> dict:
+    """How the labels agree, and whether the previous segment's consistency says anything about
+    the next label (what eq. 5's weighting could exploit): P(label_t = label_{t-1}) after a
+    segment whose audio and visual labels agree, and after one where they do not."""
+    same, cons = [], []
+    for c in sc.clips():
+        same += list(sc.label[c[1:]] == sc.label[c[:-1]])
+        cons += list(sc.audio_label[c[:-1]] == sc.visual_label[c[:-1]])
+    same, cons = np.array(same, bool), np.array(cons, bool)
+    rate = lambda m: round(float(same[m].mean()), 4) if m.any() else None  # noqa: E731
     return {"audio_vs_av": round(float(np.mean(sc.audio_label == sc.label)), 4),
             "visual_vs_av": round(float(np.mean(sc.visual_label == sc.label)), 4),
-            "audio_vs_visual": round(float(np.mean(sc.audio_label == sc.visual_label)), 4)}
+            "audio_vs_visual": round(float(np.mean(sc.audio_label == sc.visual_label)), 4),
+            "persists_after_consistent": rate(cons), "persists_after_inconsistent": rate(~cons)}
 
 
 def table_records(folds: list[dict], cfg: Config) -> list[dict]:
@@ -513,6 +523,11 @@ def table3_markdown(doc: dict, folds: list[dict]) -> str:
              f"visual in {100 * ag['visual_vs_av']:.0f} %, audio = visual in "
              f"{100 * ag['audio_vs_visual']:.0f} % of segments. {len(folds)} folds (one session "
              "held out each), mean ± std over folds, %; the paper's numbers are BAUM-1's.", "",
+             *([f"The label persists to the next segment in {100 * ag['persists_after_consistent']:.1f} % "
+                f"of cases after a segment whose audio and visual labels agree and in "
+                f"{100 * ag['persists_after_inconsistent']:.1f} % after one where they do not: what eq. "
+                "5's consistency weighting has to exploit.", ""]
+               if ag.get("persists_after_inconsistent") is not None else []),
              "| method | Acc. (paper) | Acc. | UA | F1 | Acc. where A = V | Acc. where A ≠ V |",
              "|---|---|---|---|---|---|---|"]
     for k in ("feature_fusion", "decision_fusion", "coupled", "avef", "aclstm"):
