@@ -83,14 +83,6 @@ def test_coupled_lstm_single_sequence_and_vmap_agree(setup):
     np.testing.assert_allclose(np.asarray(vm[1]), np.asarray(batch[1]), atol=1e-6)
 
 
-@pytest.fixture
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
-
-
 def test_coupled_lstm_gradient_matches_finite_differences(setup, x64):
     p, xa, xv, s, mask = setup
     p64 = jax.tree.map(lambda v: np.asarray(v, np.float64), p)

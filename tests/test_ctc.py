@@ -26,14 +26,6 @@ def _rows_and_sum(*a, **k):
 batch_vg = jax.jit(jax.value_and_grad(_rows_and_sum, has_aux=True), static_argnames=STATIC)
 
 
-@pytest.fixture
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
-
-
 def brute_force(logits, labels, n, blank):
     """(-log p, its gradient) by enumerating every path of the first n frames (numpy, float64):
     p = Σ_{π: ℬ(π) = labels} Π_t y_t(π_t), and, with w_π = p(π) / p the posterior of each path,

@@ -22,7 +22,6 @@ direction and layer gets its own inputs (XLA would otherwise merge identical sca
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -134,10 +133,8 @@ def run(cases=DEFAULT_CASES, *, repeats: int = 20, budget_s: float = 60.0, quick
                                "recurrent_gflop_fwd": flops / 1e9}
     doc = {"meta": meta, "records": records}
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        dev = meta["device"]
-        (out / f"breakdown-{dev}.json").write_text(json.dumps(doc, indent=1) + "\n")
-        (out / f"breakdown-{dev}.md").write_text(to_markdown(doc) + "\n")
+        from emojax.bench.report import write_suite
+        write_suite(out, "breakdown", doc, to_markdown(doc))
     return doc
 
 

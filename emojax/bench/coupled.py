@@ -15,7 +15,6 @@ median over the BLSTM's in the same mode: the issue's bound is 2.
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -81,10 +80,8 @@ def run(cases=tuple(CASES), *, repeats: int = 20, budget_s: float = 60.0, quick:
         meta["cases"][f"coupled_{case}"] = {"N": N, "T": T, "F": F, "H": H}
     doc = {"meta": meta, "records": records}
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        dev = meta["device"]
-        (out / f"coupled-{dev}.json").write_text(json.dumps(doc, indent=1) + "\n")
-        (out / f"coupled-{dev}.md").write_text(to_markdown(doc) + "\n")
+        from emojax.bench.report import write_suite
+        write_suite(out, "coupled", doc, to_markdown(doc))
     return doc
 
 

@@ -71,6 +71,14 @@ def run_meta(*, quick: bool, repeats: int, budget_s: float, peak: float, peak_n:
     return meta
 
 
+def write_suite(out: Path, stem: str, doc: dict, markdown: str) -> None:
+    """A suite's records and their Markdown as ``OUT/<stem>-<device>.{json,md}``."""
+    out.mkdir(parents=True, exist_ok=True)
+    dev = doc["meta"]["device"]
+    (out / f"{stem}-{dev}.json").write_text(json.dumps(doc, indent=1) + "\n")
+    (out / f"{stem}-{dev}.md").write_text(markdown + "\n")
+
+
 def case_info(case: str, pb: Problem, notes: list[str]) -> dict:
     """``meta["cases"][case]``: the shape in words, the notes on skipped rows, the train GFLOP."""
     shape = pb.describe() + (" (one sequence)" if pb.single else "")
