@@ -151,3 +151,16 @@ def test_breakdown_suite_times_every_part_of_a_step(tmp_path, capsys):
     assert "## mirsamadi" in (tmp_path / "breakdown-cpu.md").read_text()
     with pytest.raises(SystemExit):
         main(["--suite", "breakdown", "--cases", "ctc", "--out", str(tmp_path)])
+
+
+def test_coupled_suite_times_the_coupled_lstm_against_a_blstm(tmp_path, capsys):
+    from emojax.bench import main
+    assert main(["--suite", "coupled", "--quick", "--cases", "segments", "--repeats", "1",
+                 "--out", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "coupled-cpu.json").read_text())
+    rows = {r["impl"]: r for r in doc["records"]}
+    assert set(rows) == {f"emojax_{m}_{k}" for m in ("blstm", "coupled", "aclstm") for k in ("fwd", "train")}
+    assert rows["emojax_blstm_train"]["ratio_to_blstm"] == 1.0
+    r = rows["emojax_coupled_train"]
+    assert r["ratio_to_blstm"] == pytest.approx(r["median_ms"] / rows["emojax_blstm_train"]["median_ms"])
+    assert "ratio to BLSTM" in (tmp_path / "coupled-cpu.md").read_text()
