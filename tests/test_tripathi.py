@@ -85,6 +85,19 @@ def test_tripathi_quick_end_to_end(tmp_path):
                for r in doc["records"])
     meta = doc["meta"]
     assert meta["n_labelled"] > 0 and "missing_mocap" in meta
+    # the fused model's search runs inside each fold (one candidate at quick size: the paper's)
+    assert {v["chosen"] for v in meta["search"].values()} == {0} and len(meta["search"]) == 2
     md = (wd / "results" / "tables.md").read_text()
     assert "| 5 | Text + Speech + Mocap (`fusion`) | fusion | 71.0 |" in md
     assert (wd / "results" / "fig_fusion.png").is_file()
+
+
+def test_fused_model_candidates_start_with_the_papers_and_are_seeded():
+    from emojax.config import override
+    from emojax.experiments import tripathi2019 as X
+    cfg = override(X.Config(), {"hpo_trials": 3})
+    a, b = X.trial_sizes(cfg, "session", 1), X.trial_sizes(cfg, "session", 1)
+    assert a == b and len(a) == 3 and a[0] == M.Sizes()
+    assert X.trial_sizes(cfg, "session", 2) != a or X.trial_sizes(cfg, "paper", 1) != a
+    for s in a[1:]:
+        assert s.speech_hidden in X.HPO_SPACE["speech_hidden"] and s.rate in X.HPO_SPACE["rate"]
