@@ -14,7 +14,7 @@ SMALL = S.SegmentParams(clips=60, seed=3)
 
 
 def test_embedded_segments_are_deterministic_and_shaped():
-    a, b = S.generate(SMALL), S.generate(S.SegmentParams(clips=60, seed=3, agree=0.8))
+    a, b = S.generate(SMALL), S.generate.__wrapped__(S.SegmentParams(clips=60, seed=3))  # not the cache
     assert len(a) == len(b) and np.array_equal(a.label, b.label)
     assert all(np.array_equal(x, y) for x, y in zip(a.audio, b.audio))
     assert len(a.clips()) == 60 and all(2 <= len(c) <= 8 for c in a.clips())
@@ -77,6 +77,19 @@ def test_segment_table_errors_name_file_line_and_column(tmp_path):
         S.read_table(tmp_path / "seg" / "cols.csv")
     with pytest.raises(ValueError, match="segtable:PATH"):
         S.load("baum1:/x")
+    head = lines[0]
+    cases = {"short.csv": (["", lines[1], ",".join(lines[2].split(",")[:4])], r"line 4: 4 fields, the header has 10"),
+             "empty.csv": ([lines[1].replace(",neutral,", ",,", 1) if ",neutral," in lines[1] else
+                            ",".join(lines[1].split(",")[:4] + [""] + lines[1].split(",")[5:])],
+                           r"line 2, column label: empty"),
+             "typo.csv": ([",".join(lines[1].split(",")[:5] + ["angr"] + lines[1].split(",")[6:])],
+                          r"line 2, column audio_label: 'angr' is not a class"),
+             "owner.csv": ([lines[1], ",".join(lines[2].split(",")[:2] + ["SesXX"] + lines[2].split(",")[3:])],
+                           r"line 3: clip .* has speaker/session SesXX")}
+    for name, (body, message) in cases.items():
+        (tmp_path / "seg" / name).write_text("\n".join([head, *body]) + "\n")
+        with pytest.raises(ValueError, match=message):
+            S.read_table(tmp_path / "seg" / name)
 
 
 def test_causal_attention_reads_only_the_past():
@@ -105,10 +118,16 @@ def test_fusion_models_are_causal_and_shaped(kind):
     x2[:, 4:] += 1.0                                   # a later segment changes nothing before it
     out2, _ = apply(p, x2, mask)
     np.testing.assert_allclose(np.asarray(out[:, :4]), np.asarray(out2[:, :4]), atol=1e-6)
-    if kind != "aclstm":                               # only the ACLSTM reads the score column
-        x3 = x.copy()
-        x3[..., -1] = 0.0
-        np.testing.assert_allclose(np.asarray(apply(p, x3, mask)[0]), np.asarray(out), atol=1e-6)
+    x3 = x.copy()
+    x3[:, 2, -1] = 0.0 if x[0, 2, -1] > 0.5 else 1.0   # the score of segment 2 only
+    out3 = np.asarray(apply(p, x3, mask)[0])
+    # the score of segment t weighs the state carried into t + 1: only the ACLSTM reads it
+    np.testing.assert_allclose(out3[:, :3], np.asarray(out[:, :3]), atol=1e-6)
+    assert (not np.allclose(out3[:, 3:], np.asarray(out[:, 3:]), atol=1e-6)) == (kind == "aclstm")
+    # an all-padding batch row (the engine pads batches) keeps every gradient finite
+    pad = np.array([[True] * 6, [False] * 6])
+    g = jax.grad(lambda q: apply(q, x, pad)[0].sum())(p)
+    assert all(np.isfinite(np.asarray(v)).all() for v in jax.tree.leaves(g))
 
 
 def test_aclstm_quick_end_to_end_and_resume(tmp_path):

@@ -34,8 +34,9 @@ a marker-wearer of ``synthetic:rho=..,seed=..`` (its latent valence/activation z
 Segment table (``segtable:PATH.csv``): one row per segment, columns ``clip``, ``segment`` (integer
 order within the clip), ``speaker``, ``label`` (the audio-visual class), ``audio_label``,
 ``visual_label``, optional ``sound`` and ``session``, and ``audio``, ``visual``: paths (relative
-to the CSV) of ``.npy`` arrays (frames, features), the same feature count in every row. Errors
-name the file, the row and the column.
+to the CSV) of ``.npy`` arrays (frames, features), the same feature count in every row; a clip's
+segments share one speaker and session; audio and visual labels are classes of ``label``. Errors
+name the file, the line and the column; the corpus' fingerprint covers the CSV and every array.
 """
 from __future__ import annotations
 
@@ -236,10 +237,14 @@ def write_table(sc: SegmentCorpus, out) -> Path:
 
 
 def read_table(path) -> SegmentCorpus:
-    """A user's segment table (module docstring); classes are the label columns' names, sorted."""
+    """A user's segment table (module docstring); classes are the names in ``label``, sorted (an
+    audio or visual label outside them is an error: a typo would add a class). Errors name the
+    file, the line and the column."""
+    import hashlib
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such segment table")
+    rows = []
     with open(path, newline="") as fh:
         reader = csv.DictReader(fh)
         header = reader.fieldnames or []
@@ -247,16 +252,25 @@ def read_table(path) -> SegmentCorpus:
         if missing:
             raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (need "
                              f"{', '.join(_REQUIRED)}; optional sound, session)")
-        rows = list(reader)
+        for r in reader:
+            where = f"{path}, line {reader.line_num}"
+            short = [c for c in header if r.get(c) is None]
+            if short:
+                raise ValueError(f"{where}: {len(header) - len(short)} fields, the header has {len(header)}")
+            rows.append((where, {k: (v or "").strip() for k, v in r.items() if k is not None}))
     if not rows:
         raise ValueError(f"{path}: no segments")
-    classes = tuple(sorted({r[c].strip() for r in rows for c in ("label", "audio_label", "visual_label")}))
-    sounds = tuple(sorted({r.get("sound", "").strip() or "verbal" for r in rows}))
+    for where, r in rows:
+        for k in ("clip", "speaker", "label", "audio_label", "visual_label", "audio", "visual"):
+            if not r[k]:
+                raise ValueError(f"{where}, column {k}: empty")
+    classes = tuple(sorted({r["label"] for _, r in rows}))
+    sounds = tuple(sorted({r.get("sound") or "verbal" for _, r in rows}))
     cols = {k: [] for k in ("clip", "segment", "speaker", "session", "label", "audio_label",
                             "visual_label", "sound")}
-    audio, visual, dims, seen = [], [], {}, set()
-    for n, r in enumerate(rows, start=2):                     # line 1 is the header
-        where = f"{path}, line {n}"
+    audio, visual, dims, seen, owner = [], [], {}, set(), {}
+    digest = hashlib.sha256(path.read_bytes())
+    for where, r in rows:
         try:
             seg = int(r["segment"])
         except ValueError:
@@ -264,36 +278,42 @@ def read_table(path) -> SegmentCorpus:
         if (r["clip"], seg) in seen:
             raise ValueError(f"{where}: clip {r['clip']!r} has segment {seg} twice")
         seen.add((r["clip"], seg))
+        session = r.get("session") or r["speaker"]
+        if owner.setdefault(r["clip"], (r["speaker"], session)) != (r["speaker"], session):
+            raise ValueError(f"{where}: clip {r['clip']!r} has speaker/session {r['speaker']}/{session}, "
+                             f"its earlier segments {owner[r['clip']][0]}/{owner[r['clip']][1]}")
+        for k in ("audio_label", "visual_label"):
+            if r[k] not in classes:
+                raise ValueError(f"{where}, column {k}: {r[k]!r} is not a class of column label "
+                                 f"({', '.join(classes)})")
         for mod, store in (("audio", audio), ("visual", visual)):
             f = path.parent / r[mod]
             try:
                 a = np.load(f)
-            except (OSError, ValueError) as e:
+                ok = a.ndim == 2 and a.shape[0] >= 1 and np.issubdtype(a.dtype, np.number) \
+                    and bool(np.isfinite(a).all())
+            except (OSError, ValueError, TypeError) as e:
                 raise ValueError(f"{where}, column {mod}: cannot read {f} ({e})") from None
-            if a.ndim != 2 or a.shape[0] < 1 or not np.isfinite(a).all():
-                raise ValueError(f"{where}, column {mod}: {f} must be a finite (frames, features) "
-                                 f"array, got shape {a.shape}")
+            if not ok:
+                raise ValueError(f"{where}, column {mod}: {f} must be a finite numeric (frames, "
+                                 f"features) array, got {a.dtype} {a.shape}")
             if dims.setdefault(mod, a.shape[1]) != a.shape[1]:
                 raise ValueError(f"{where}, column {mod}: {a.shape[1]} features, earlier rows "
                                  f"have {dims[mod]}")
+            digest.update(np.ascontiguousarray(a).tobytes())   # the content, not only the names
             store.append(a.astype(np.float32))
-        for k in ("clip", "speaker"):
-            if not r[k].strip():
-                raise ValueError(f"{where}, column {k}: empty")
         cols["clip"].append(r["clip"])
         cols["segment"].append(seg)
         cols["speaker"].append(r["speaker"])
-        cols["session"].append((r.get("session") or r["speaker"]).strip())
+        cols["session"].append(session)
         for k in ("label", "audio_label", "visual_label"):
-            cols[k].append(classes.index(r[k].strip()))
-        cols["sound"].append(sounds.index(r.get("sound", "").strip() or "verbal"))
+            cols[k].append(classes.index(r[k]))
+        cols["sound"].append(sounds.index(r.get("sound") or "verbal"))
     arr = {k: np.array(v, np.int32 if k in ("segment", "label", "audio_label", "visual_label",
                                             "sound") else None) for k, v in cols.items()}
-    import hashlib
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     return SegmentCorpus(name=f"segtable:{path}", audio=audio, visual=visual, classes=classes,
                          sounds=sounds, params={"kind": "segtable", "path": str(path),
-                                                "sha256": digest}, **arr)
+                                                "sha256": digest.hexdigest()[:16]}, **arr)
 
 
 def from_utterances(clip, speaker, session, label, classes, audio: list, audio_rate: float,

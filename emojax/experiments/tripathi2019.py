@@ -134,15 +134,19 @@ QUICK = {"corpus": "synthetic:scale=0.04", "max_folds": 2, "text_dim": 16, "hpo_
 # ----------------------------------------------------------------------------- data
 def mocap_chunks(corpus, root: Path, cache: Path, progress: bool = True) -> dict[str, np.ndarray]:
     """{utterance id: (200, 189)} for every utterance whose three sentence MoCap files exist,
-    cached in `cache` (an .npz; recomputed when the utterances differ)."""
+    cached in `cache` (an .npz; recomputed when the utterances or the corpus' content fingerprint
+    — generator parameters or the manifest's sha256 — differ)."""
+    from emojax.experiments.runner import fingerprint
     from tqdm.auto import tqdm
 
     from emojax.data.iemocap import mocap_path, read_mocap
     from emojax.features.visual import chunk_means
     ids = [str(u) for u in corpus.utterance_id]
+    key = fingerprint({k: v for k, v in corpus.params.items()
+                       if k not in ("path", "root", "prepared", "front_end_report")})
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as z:
-            if list(z["ids"]) == ids:
+            if list(z["ids"]) == ids and "key" in z and str(z["key"]) == key:
                 return {u: z["chunks"][i] for i, u in enumerate(z["present"]) if u}
     present, chunks = [], []
     for u in tqdm(ids, desc="MoCap chunks", disable=not progress):
@@ -155,7 +159,8 @@ def mocap_chunks(corpus, root: Path, cache: Path, progress: bool = True) -> dict
         present.append(u)
         chunks.append(np.concatenate(parts, 1))
     tmp = cache.with_name(cache.name + ".tmp.npz")
-    np.savez(tmp, ids=np.array(ids), present=np.array(present), chunks=np.stack(chunks))
+    np.savez(tmp, ids=np.array(ids), present=np.array(present), chunks=np.stack(chunks),
+             key=np.array(key))
     tmp.replace(cache)
     return {u: c for u, c in zip(present, chunks) if u}
 

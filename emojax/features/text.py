@@ -61,17 +61,21 @@ def glove_matrix(path, vocab: dict[str, int], seed: int = 0) -> np.ndarray:
     dim = None
     with open(path, encoding="utf-8", errors="replace") as fh:
         for n, line in enumerate(fh, 1):
-            parts = line.rstrip().split(" ")
-            if len(parts) < 2:
+            parts = line.rstrip("\n").rstrip(" ").split(" ")
+            if not line.strip():
                 continue
+            if len(parts) < 2:
+                raise ValueError(f"{path}, line {n}: a word without a vector")
             if dim is None:
                 dim = len(parts) - 1
-            if len(parts) - 1 != dim:
+            if len(parts) - 1 < dim:
                 raise ValueError(f"{path}, line {n}: {len(parts) - 1} values, earlier lines have {dim}")
-            i = vocab.get(parts[0])
+            # the vector is the last `dim` fields: a few GloVe words contain spaces (840B)
+            word, values = " ".join(parts[:len(parts) - dim]), parts[len(parts) - dim:]
+            i = vocab.get(word)
             if i is not None:
                 try:
-                    found[i] = np.asarray(parts[1:], np.float32)
+                    found[i] = np.asarray(values, np.float32)
                 except ValueError:
                     raise ValueError(f"{path}, line {n}: not a number among the values") from None
     if dim is None:

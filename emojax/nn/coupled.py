@@ -20,7 +20,9 @@ segment, w^{t-1} = 1 / (1 + s^{t-1}) with s in [0, 1] (so w in [0.5, 1]):
 
 - ``weighting="both"`` (eq. 5 as printed): ``f ⊙ (w c_own^{t-1} + w c_other^{t-1})``;
 - ``weighting="counterpart"`` (the paper's text: the own state "completely passed in", only the
-  counterpart's weighted): ``f ⊙ (½ c_own^{t-1} + w c_other^{t-1})``.
+  counterpart's weighted): ``f ⊙ (½ c_own^{t-1} + w c_other^{t-1})``. Keeping eq. 3's ½ on the own
+  state is emojax's reading (so that s = 1 gives eq. 3 in both forms); "completely passed in" could
+  also be read as weight 1.
 
 Both reduce to eq. 3 where s = 1 (w = ½). ``s=None`` is eq. 3. Masks are prefix masks; outputs at
 padded steps are zero (a forward-only recurrence never reads them into valid steps).
