@@ -147,7 +147,8 @@ def mocap_chunks(corpus, root: Path, cache: Path, progress: bool = True) -> dict
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as z:
             if list(z["ids"]) == ids and "key" in z and str(z["key"]) == key:
-                return {u: z["chunks"][i] for i, u in enumerate(z["present"]) if u}
+                chunks = z["chunks"]              # read once: each z[...] reads the whole array
+                return {u: chunks[i] for i, u in enumerate(z["present"]) if u}
     present, chunks = [], []
     for u in tqdm(ids, desc="MoCap chunks", disable=not progress):
         paths = [mocap_path(root, u, s) for s in ("rotated", "hand", "head")]
