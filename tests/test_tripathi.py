@@ -101,3 +101,27 @@ def test_fused_model_candidates_start_with_the_papers_and_are_seeded():
     assert X.trial_sizes(cfg, "session", 2) != a or X.trial_sizes(cfg, "paper", 1) != a
     for s in a[1:]:
         assert s.speech_hidden in X.HPO_SPACE["speech_hidden"] and s.rate in X.HPO_SPACE["rate"]
+
+
+def test_mocap_chunks_are_cached_and_read_back_once(tmp_path):
+    """Three sentence MoCap files per utterance -> (200, 189); the second call reads the cache,
+    and its arrays do not each hold the whole cached stack (that kept N copies alive)."""
+    import types
+
+    from emojax.experiments.tripathi2019 import mocap_chunks
+    rng = np.random.default_rng(0)
+    ids = ["Ses01F_impro01_F000", "Ses01F_impro01_M000"]
+    for u in ids:
+        for stream, cols in (("rotated", 167), ("hand", 20), ("head", 8)):
+            d = tmp_path / "Session1" / "sentences" / f"MOCAP_{stream}" / "Ses01F_impro01"
+            d.mkdir(parents=True, exist_ok=True)
+            rows = np.column_stack([np.arange(300), np.arange(300) / 120, rng.normal(size=(300, cols - 2))])
+            (d / f"{u}.txt").write_text("Frame# Time\nheader\n" + "\n".join(" ".join(f"{v:.5f}" for v in r) for r in rows) + "\n")
+    corpus = types.SimpleNamespace(utterance_id=np.array(ids + ["Ses05M_script01_1b_F000"]),
+                                   params={"kind": "test"})
+    first = mocap_chunks(corpus, tmp_path, tmp_path / "cache.npz", progress=False)
+    assert set(first) == set(ids) and first[ids[0]].shape == (200, 189)
+    again = mocap_chunks(corpus, tmp_path, tmp_path / "cache.npz", progress=False)
+    for u in ids:
+        np.testing.assert_array_equal(again[u], first[u])
+    assert again[ids[0]].base is again[ids[1]].base           # one array read, sliced
