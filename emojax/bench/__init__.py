@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                         "against pyAudioAnalysis, librosa, Praat and openSMILE (OUT/features-<device>.*); "
                         "breakdown: where a train step's time goes, against the matmul floor "
                         "(OUT/breakdown-<device>.*); coupled: Hsu & Wu's coupled LSTM against a "
-                        "BLSTM layer of the same width (OUT/coupled-<device>.*)")
+                        "BLSTM layer of the same width (OUT/coupled-<device>.*; its records are not of "
+                        "DESIGN.md's bench cases: publish them with --out results/aclstm)")
     p.add_argument("--cases", default=None,
                    help=f"comma-separated subset of {', '.join(CASES)} (default: all of the suite)")
     p.add_argument("--repeats", type=int, default=None,

@@ -596,4 +596,9 @@ def readme_section(results: Path) -> list[str]:
     if not table.is_file():
         return []
     md = table.read_text().splitlines()
-    return ["### Hsu & Wu, Table 3 (`emojax reproduce aclstm`)", "", *md[2:], ""]
+    lines = ["### Hsu & Wu, Table 3 (`emojax reproduce aclstm`)", "", *md[2:], ""]
+    bench = Path(results) / "aclstm" / "coupled-cpu.md"
+    if bench.is_file():
+        lines += ["### The coupled cells' cost (`emojax bench --suite coupled --out results/aclstm`)",
+                  "", *bench.read_text().splitlines()[2:], ""]
+    return lines

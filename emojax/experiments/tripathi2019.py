@@ -414,11 +414,10 @@ def table_records(folds: list[dict]) -> list[dict]:
 
 def paper_records() -> list[dict]:
     out = [{"task": "emotion4", "classifier": MODALITY[m], "model": m, "metric": "wa", "mean": v,
-            "std": None, "folds": [], "subset": "all", "source": "paper"}
+            "folds": [], "subset": "all", "source": "paper"}            # the paper gives no std
            for m, v in PAPER_ACCURACY.items()]
     out.append({"task": "emotion4", "classifier": "speech", "model": "speech_batt", "metric": "wa",
-                "mean": PAPER_IMPROVISED, "std": None, "folds": [], "subset": "improvised",
-                "source": "paper"})
+                "mean": PAPER_IMPROVISED, "folds": [], "subset": "improvised", "source": "paper"})
     return out
 
 
@@ -476,8 +475,10 @@ def to_markdown(doc: dict, cfg: Config) -> str:
                   + ", ".join(m["empty_test"]) + "."]
     if doc.get("tests"):
         from emojax.experiments.framelevel import tests_markdown
-        lines += ["", "Fusion against each of its branches (accuracy, same folds):",
-                  *tests_markdown(doc["tests"])]
+        lines += ["", "Fusion against each of its branches (accuracy, same folds):"]
+        for p in prots:
+            lines += [f"- {p}:", *("  " + t for t in tests_markdown(
+                [t for t in doc["tests"] if t.get("protocol") == p]))]
     if m.get("search"):
         picks = [v["chosen"] for v in m["search"].values()]
         n = len(next(iter(m["search"].values()))["trials"])
