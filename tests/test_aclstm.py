@@ -136,7 +136,7 @@ def test_aclstm_quick_end_to_end_and_resume(tmp_path):
     doc = json.loads((wd / "results" / "table3.json").read_text())
     ours = {(r["classifier"], r.get("subset"), r["metric"]) for r in doc["records"]}
     assert {(m, None, "wa") for m in A.MODELS} <= ours
-    assert ("aclstm", "disagree", "wa") in ours
+    assert ("aclstm", "disagree", "wa") in ours and ("coupled", "shuffled_test_order", "wa") in ours
     assert {r["classifier"] for r in doc["paper"]} == {*A.MODELS, "avef"}
     assert all(len(r["folds"]) == 2 for r in doc["records"])
     assert (wd / "results" / "fig7_confusion.png").is_file()
