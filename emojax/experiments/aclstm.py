@@ -33,6 +33,7 @@ Protocol (emojax's; the paper states no folds, only "± std"):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import shutil
 import time
@@ -143,11 +144,36 @@ def _zscore(arrays: list, rows: np.ndarray):
     return [((a - mu) / sd).astype(np.float32) for a in arrays]
 
 
+def _audio_features(p, x, m):
+    from emojax.models import aclstm as A
+    return A.audio_cnn(p, x, m)[1]["features"]
+
+
+def _audio_logits(p, x, m):
+    from emojax.models import aclstm as A
+    return A.audio_cnn(p, x, m)[0]
+
+
+def _visual_probs(p, x, m):
+    """A segment's mean per-frame class probabilities (the visual-only network's decision)."""
+    import jax
+
+    from emojax.models import aclstm as A
+    from emojax.nn.pooling import mean_pool
+    return mean_pool(jax.nn.softmax(A.visual_frames(p, x, m)[0], -1), m)
+
+
+@functools.cache
+def _jitted(fn):
+    """One jit wrapper per module-level function, so later folds reuse its compilations."""
+    import jax
+    return jax.jit(fn)
+
+
 def _embed(fn, params, arrays: list, batch: int = 128, quantum: int = 16) -> np.ndarray:
     """``fn(params, x, mask) -> (B, D)`` over every array, in batches of similar length."""
-    import jax
     from emojax.data.batching import pad_batch
-    jfn = jax.jit(fn)
+    jfn = _jitted(fn)
     order = np.argsort([len(a) for a in arrays], kind="stable")
     out = [None] * len(arrays)
     width = arrays[0].shape[1]
@@ -204,7 +230,7 @@ def run_fold(sc, part: dict, cfg: Config, progress=None) -> dict:
         info[name] = {"epochs": fit_info["epochs"], "best_epoch": fit_info["best_epoch"],
                       "test_accuracy_own_label": round(acc, 4)}
         trained[name] = params
-        feats.append(_embed(lambda p, x, m: A.audio_cnn(p, x, m)[1]["features"], params, audio))
+        feats.append(_embed(_audio_features, params, audio))
     # the visual frame network: every frame carries its segment's visual label
     seed = _seed(cfg, part["fold"], "visual")
     init = A.init_visual(jax.random.PRNGKey(seed), Fv, K, filters=e.visual_filters, hidden=e.hidden)
@@ -233,10 +259,8 @@ def run_fold(sc, part: dict, cfg: Config, progress=None) -> dict:
     if target == "labels":
         agree = (sc.audio_label == sc.visual_label).astype(np.int32)
     else:
-        from emojax.nn.pooling import mean_pool
-        pa = _embed(lambda p, x, m: A.audio_cnn(p, x, m)[0], trained["emotion"], audio).argmax(-1)
-        pv = _embed(lambda p, x, m: mean_pool(jax.nn.softmax(A.visual_frames(p, x, m)[0], -1), m),
-                    params, visual).argmax(-1)
+        pa = _embed(_audio_logits, trained["emotion"], audio).argmax(-1)
+        pv = _embed(_visual_probs, params, visual).argmax(-1)
         agree = (pa == pv).astype(np.int32)
     ntn_x = np.concatenate([fa_emo, fv], 1).astype(np.float32)
     ntn_items = lambda rows: [{"x": ntn_x[c], "y_step": agree[c]} for c in clip_of(rows)]  # noqa: E731
