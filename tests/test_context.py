@@ -206,3 +206,37 @@ def test_analysis_tables_put_the_recommended_estimator_first_and_need_no_paper()
     S_by.pop(("valence3", "ordered", "paper"))
     md = context_markdown(summarise(S_by, only), corpus, only)
     assert "| valence3 | oracle | truth |" in md and "one training seed" in md
+
+
+def test_per_direction_counts_and_profile_against_naive():
+    """S (2, T, T): the past read from S[0] against its own row maximum, the future from S[1]."""
+    rng = np.random.default_rng(1)
+    for trial in range(20):
+        T = int(rng.integers(1, 12))
+        S2 = rng.exponential(size=(2, T, T)) ** 3
+        L = int(rng.integers(0, T + 1))
+        th = float(rng.uniform(0.01, 0.5))
+        past, future = C.context_counts(S2, th, L)
+        np.testing.assert_array_equal(past, naive_counts(S2[0], th, L)[0])
+        np.testing.assert_array_equal(future, naive_counts(S2[1], th, L)[1])
+    # a forward part decaying by 0.5 and a backward part by 0.8: each side its own decay
+    T = 25
+    S2 = np.stack([geometric(T, 0.5, 0.1), geometric(T, 0.1, 0.8)])
+    t = np.arange(T)
+    kf = math.floor(math.log(0.03) / math.log(0.8))
+    past, future = C.context_counts(S2, 0.03)
+    np.testing.assert_array_equal(past, np.minimum(t, 5))
+    np.testing.assert_array_equal(future, np.minimum(T - 1 - t, kf))
+    offs, prof = C.sensitivity_profile([S2], 4)
+    np.testing.assert_allclose(prof, [0.5 ** 4, 0.5 ** 3, 0.5 ** 2, 0.5, 1, 0.8, 0.8 ** 2, 0.8 ** 3,
+                                      0.8 ** 4])
+    # every curve builder takes them; a half-scaled diagonal doubles the past's relative weights
+    S = geometric(T, 0.5)
+    half = S.copy()
+    np.fill_diagonal(half, 0.5)
+    both = np.stack([np.where(t[None] <= t[:, None], half, 0), np.where(t[None] >= t[:, None], half, 0)])
+    np.testing.assert_array_equal(C.context_counts(both, 0.03)[0], C.context_counts(S, 0.015)[0])
+    th = C.context_vs_threshold([both, both[:, :9, :9]], [0.03])
+    assert th["past_ge"][0] == pytest.approx(6.0)                # 2 · 0.5^d >= 3 % up to d = 6
+    with pytest.raises(ValueError, match=r"\(2, T, T\)"):
+        C.context_counts(np.zeros((3, 4, 4)), 0.03)

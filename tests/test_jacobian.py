@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from emojax.analysis import jacobian as J_
+from emojax.analysis.jacobian import sequential_jacobian
 from emojax.nn.lstm import blstm, init_blstm, init_lstm, lstm
 
 T, F, K, H = 6, 3, 4, 5
@@ -175,3 +176,26 @@ def test_normalise_by_diagonal():
     N = np.asarray(J_.normalise_by_diagonal(S))
     np.testing.assert_allclose(N, [[1.0, 0.5, 0.25], [0.5, 1.0, 0.25], [0.0, 0.0, 0.0]])
     assert np.all(np.isfinite(N))
+
+
+def test_directions_split_the_jacobian():
+    """woellmer.apply_directions with both halves equal is apply; its Jacobians with respect to the
+    forward and the backward half add up to apply's, the forward half reaches no later output and
+    the backward half no earlier one (one and two layers)."""
+    from emojax.models import woellmer as W
+    for layers in (1, 2):
+        params = W.init(jax.random.PRNGKey(layers), 3, 4, hidden=5, layers=layers, forget_bias=0.5)
+        xs = jax.random.normal(jax.random.PRNGKey(7), (6, 3))
+        mask = jnp.arange(6) < 5
+        x2 = jnp.concatenate([xs, xs], -1)
+        np.testing.assert_allclose(W.apply_directions(params, x2, mask)[0],
+                                   W.apply(params, xs, mask)[0], rtol=1e-6, atol=1e-6)
+        J = sequential_jacobian(W.apply, params, xs, mask, mode="fwd")
+        J2 = sequential_jacobian(W.apply_directions, params, x2, mask, mode="fwd")
+        Jf, Jb = J2[..., :3], J2[..., 3:]
+        np.testing.assert_allclose(Jf + Jb, J, rtol=1e-5, atol=1e-6)
+        t = np.arange(6)
+        if layers == 1:
+            later = (t[None, :] > t[:, None])[:, None, :, None]      # input after the output
+            assert float(jnp.abs(jnp.where(later, Jf, 0)).max()) == 0.0
+            assert float(jnp.abs(jnp.where(later.transpose(2, 1, 0, 3), Jb, 0)).max()) == 0.0

@@ -8,6 +8,15 @@ position in the sequence (Fig. 2) and over steps for thresholds 1..10 % (Fig. 3)
 
 Sequences may be given unpadded (``S_n (T_n, T_n)``) or padded with ``lengths``; steps at or beyond
 a sequence's length are neither counted nor averaged. Pure numpy.
+
+Every function also takes a sensitivity **per direction**, ``S (2, T, T)`` = [the part carried by a
+bidirectional network's forward direction, the part carried by its backward direction]
+(`emojax.models.woellmer.apply_directions`). Then the past is read from ``S[0]`` against its own row
+maximum and the future from ``S[1]`` against its own. Why: the current input reaches a BLSTM's
+output through both directions, a past input only through the forward one, so against the whole
+row's maximum (the paper's reference, nearly always the current step) every past step's weight is
+roughly halved; per direction, a past step is compared with what the same direction takes from the
+current step (for a linear-Gaussian process exactly the smoother's relative weights).
 """
 from __future__ import annotations
 
@@ -16,19 +25,29 @@ from typing import Iterable, Sequence
 import numpy as np
 
 
+def _sides(S) -> tuple[np.ndarray, np.ndarray]:
+    """``(P, F)``: the matrices the past and the future are read from (both ``S`` for one
+    ``(T, T)`` matrix; ``S[0]`` and ``S[1]`` for a per-direction ``(2, T, T)``)."""
+    S = np.asarray(S, np.float64)
+    if S.ndim == 3 and S.shape[0] == 2 and S.shape[1] == S.shape[2]:
+        return S[0], S[1]
+    if S.ndim != 2 or S.shape[0] != S.shape[1]:
+        raise ValueError(f"S must be square (T, T) or per direction (2, T, T), got {S.shape}")
+    return S, S
+
+
 def _sequences(S_list: Iterable, lengths: Sequence[int] | None):
-    """Yield ``(S (L, L) float64, L)``: each matrix cut to its valid length."""
+    """Yield ``(S (L, L) or (2, L, L) float64, L)``: each matrix cut to its valid length."""
     S_list = list(S_list)
     if lengths is None:
-        lengths = [np.shape(S)[0] for S in S_list]
+        lengths = [np.shape(S)[-1] for S in S_list]
     if len(lengths) != len(S_list):
         raise ValueError(f"{len(S_list)} matrices but {len(lengths)} lengths")
     for S, L in zip(S_list, lengths):
         S = np.asarray(S, np.float64)
-        if S.ndim != 2 or S.shape[0] != S.shape[1]:
-            raise ValueError(f"S must be square (T, T), got {S.shape}")
+        _sides(S)                                                   # checks the shape
         L = int(L)
-        yield S[:L, :L], L
+        yield S[..., :L, :L], L
 
 
 def context_counts(S, threshold: float, length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -38,19 +57,22 @@ def context_counts(S, threshold: float, length: int | None = None) -> tuple[np.n
     ``t' > t`` (Wöllmer 2012 §5.2: "a sensitivity greater or equal to 3 % of the maximum
     sensitivity", ``threshold=0.03``). Only ``t' < length`` count, and the maximum is taken over
     those. Steps ``t >= length``, and rows that are all zero, get 0 (callers that average must
-    exclude steps ``>= length`` themselves, as the curve builders below do).
+    exclude steps ``>= length`` themselves, as the curve builders below do). A per-direction
+    ``S (2, T, T)`` counts the past on ``S[0]`` and the future on ``S[1]``, each against its own
+    row maximum (module docstring).
     """
-    S = np.asarray(S, np.float64)
-    T = S.shape[0]
+    P, Fu = _sides(S)
+    T = P.shape[0]
     L = T if length is None else int(length)
-    past, future = np.zeros(T, np.int64), np.zeros(T, np.int64)
-    A = S[:L, :L]
-    ref = A.max(axis=1, keepdims=True) if L else np.zeros((0, 1))     # (L, 1)
-    relevant = (A >= threshold * ref) & (ref > 0)                      # (L, L)
     t = np.arange(L)
-    past[:L] = (relevant & (t[None, :] < t[:, None])).sum(axis=1)
-    future[:L] = (relevant & (t[None, :] > t[:, None])).sum(axis=1)
-    return past, future
+    out = []
+    for A, side in ((P[:L, :L], t[None, :] < t[:, None]), (Fu[:L, :L], t[None, :] > t[:, None])):
+        ref = A.max(axis=1, keepdims=True) if L else np.zeros((0, 1))     # (L, 1)
+        relevant = (A >= threshold * ref) & (ref > 0)                      # (L, L)
+        n = np.zeros(T, np.int64)
+        n[:L] = (relevant & side).sum(axis=1)
+        out.append(n)
+    return out[0], out[1]
 
 
 def context_vs_position(S_list, threshold: float, max_position: int | None = None,
@@ -122,17 +144,21 @@ def sensitivity_profile(S_list, max_offset: int,
     ``profile[d] = mean over valid pairs (t, t+d) of S[t, t+d] / S[t, t]`` (rows with a zero diagonal
     are skipped), so ``profile`` is 1 at d = 0, negative offsets are the past. This is the decay
     of Fig. 1c averaged over all output steps, which Wöllmer 2012 does not plot. NaN where no pair
-    exists.
+    exists. Per direction (``S (2, T, T)``): the past offsets from ``S[0]`` over its diagonal, the
+    future ones (and d = 0) from ``S[1]`` over its.
     """
     offsets = np.arange(-max_offset, max_offset + 1)
     sums, counts = np.zeros(offsets.shape), np.zeros(offsets.shape)
-    for S, L in _sequences(S_list, lengths):
-        d = np.diagonal(S)
-        ok = d > 0
-        R = np.where(ok[:, None], S / np.where(ok, d, 1.0)[:, None], 0.0)
+    for S2, L in _sequences(S_list, lengths):
+        rel = []
+        for S in _sides(S2):                                 # (past, future) matrices
+            d = np.diagonal(S)
+            ok = d > 0
+            rel.append((np.where(ok[:, None], S / np.where(ok, d, 1.0)[:, None], 0.0), ok))
         for j, off in enumerate(offsets):
             if abs(off) >= L:
                 continue
+            R, ok = rel[0] if off < 0 else rel[1]
             rows = np.arange(max(0, -off), min(L, L - off))         # t with t + off in [0, L)
             sums[j] += np.diagonal(R, offset=off)[ok[rows]].sum()
             counts[j] += ok[rows].sum()

@@ -99,9 +99,12 @@ def _test_sequences(corpus, fold_rec, order_seqs):
     return out
 
 
-def jacobian_batches(params, xs_list, width: int, *, mode: str = "auto", batch: int = 16):
+def jacobian_batches(params, xs_list, width: int, *, mode: str = "auto", batch: int = 16,
+                     directions: bool = False):
     """Yield ``(chunk, J (B, T, K, T, F_real))``: the Wöllmer BLSTM's sequential Jacobians of the
-    sequences `xs_list`, `batch` at a time, zero-padded in time and to `width` input columns.
+    sequences `xs_list`, `batch` at a time, zero-padded in time and to `width` input columns; with
+    ``directions`` ``J (B, T, K, T, 2, F_real)``: the parts carried by the first layer's forward and
+    backward directions (`emojax.models.woellmer.apply_directions`; they add up to J).
 
     The padding columns reach no output (their inputs are zero), but their derivatives are not
     zero: their first-layer weights are untrained initial values (shrunk by L2). So J keeps the
@@ -115,20 +118,30 @@ def jacobian_batches(params, xs_list, width: int, *, mode: str = "auto", batch: 
         chunk = xs_list[i:i + batch]
         b = pad_batch([{"x": x} for x in chunk], batch, width)
         n_real = max(x.shape[1] for x in chunk)
+        x = jnp.asarray(b["x"])
+        fn = model.apply_directions if directions else model.apply
+        if directions:
+            x = jnp.concatenate([x, x], -1)
         # chunked per mode inside (forward mode holds T*F tangents per sequence)
-        J = batched_sequential_jacobian(model.apply, params, jnp.asarray(b["x"]),
-                                        jnp.asarray(b["mask"]), mode=mode)
+        J = batched_sequential_jacobian(fn, params, x, jnp.asarray(b["mask"]), mode=mode)
+        if directions:
+            J = jnp.stack([J[..., :n_real], J[..., width:width + n_real]], axis=-2)
         yield chunk, J[..., :n_real]
 
 
-def model_sensitivities(params, xs_list, width: int, *, mode: str = "auto", batch: int = 16):
+def model_sensitivities(params, xs_list, width: int, *, mode: str = "auto", batch: int = 16,
+                        directions: bool = False):
     """S (T_i, T_i) per sequence for the Wöllmer BLSTM (`jacobian_batches`, summed over the real
-    features and the classes)."""
+    features and the classes); with ``directions`` (2, T_i, T_i): per first-layer direction."""
     from emojax.analysis.jacobian import sensitivity
     out = []
-    for chunk, J in jacobian_batches(params, xs_list, width, mode=mode, batch=batch):
-        S = np.asarray(sensitivity(J))                                    # (B, T, T)
-        out += [S[j, :len(x), :len(x)] for j, x in enumerate(chunk)]
+    for chunk, J in jacobian_batches(params, xs_list, width, mode=mode, batch=batch,
+                                     directions=directions):
+        if directions:                                     # (B, T, K, T, 2, F) -> (B, 2, T, T)
+            S = np.stack([np.asarray(sensitivity(J[..., d, :])) for d in (0, 1)], axis=1)
+        else:
+            S = np.asarray(sensitivity(J))                                # (B, T, T)
+        out += [S[j, ..., :len(x), :len(x)] for j, x in enumerate(chunk)]
     return out
 
 

@@ -69,3 +69,18 @@ def crop_inputs(params: dict, width: int) -> dict:
     """The inverse of `pad_inputs`: the first `width` input rows of the first layer."""
     first = {d: {**p, "w_x": p["w_x"][:width]} for d, p in params["blstm"][0].items()}
     return {**params, "blstm": [first] + list(params["blstm"][1:])}
+
+
+def apply_directions(params: dict, xs2: jax.Array, mask: jax.Array) -> tuple[jax.Array, dict]:
+    """`apply` with the first layer's two directions reading separate inputs: ``xs2 (..., T, 2F)``
+    = [input of the forward LSTM, input of the backward LSTM]. With both halves equal it computes
+    `apply`'s logits; its Jacobian with respect to each half is the sensitivity carried by that
+    direction (the two add up to `apply`'s), which `emojax.analysis.context` counts per side."""
+    F = xs2.shape[-1] // 2
+    first = params["blstm"][0]
+    h = jnp.concatenate([L.lstm(first["fwd"], xs2[..., :F], mask),
+                         L.lstm(first["bwd"], xs2[..., F:], mask, reverse=True)], -1)
+    for p in params["blstm"][1:]:
+        h = L.bilstm_layer(p, h, mask)
+    b = params["out"]["b"]
+    return h @ params["out"]["w"] + b.reshape((1,) * (h.ndim - 1) + b.shape), {}
