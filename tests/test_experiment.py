@@ -146,10 +146,19 @@ def test_context_study_quick(tmp_path):
     for corpus in ("synthetic", "statespace"):
         assert truth[(corpus, 0.5)] < truth[(corpus, 0.9)]          # the truth rises with rho
     measured = [r for r in doc["records"] if r["condition"] == "ordered"]
-    assert {r["estimator"] for r in measured} == {"paper", "memoryless"}
+    assert {r["estimator"] for r in measured} == {"paper", "memoryless", "directional"}
     assert all(r["past_low"] <= r["past"] <= r["past_high"] for r in measured)
+    # the per-direction reading of the paper's BLSTM: the same network, so the same F1, and its
+    # past is compared with the forward direction's share of the current step: never fewer steps
+    by = {(r["corpus"], r["rho"], r["estimator"]): r for r in measured}
+    for (corpus, rho, est), r in by.items():
+        if est == "directional":
+            assert r["past"] >= by[(corpus, rho, "paper")]["past"] - 1e-9
+    oracle_f1 = [r["f1"] for r in doc["records"] if r["condition"] == "oracle"]
+    assert len(oracle_f1) == 4 and all(0 < v <= 1 for v in oracle_f1)
     card = doc["meta"]["scorecard"]
     assert card["all/paper"]["points"] == 4 and 0 <= card["all/memoryless"]["within_1"] <= 1
+    assert card["all, rho >= 0.5/paper"]["points"] == 4
     assert (wd / "results" / "fig4_measured_vs_true.png").is_file()
     assert len(list((wd / "pieces").glob("*.json"))) == 4
 
@@ -164,4 +173,8 @@ def test_context_causes_quick(tmp_path):
     paper = next(r for r in doc["records"] if r["measure"] == "paper")
     assert len(paper["seed_counts"]) == 2 and paper["seed_min"] <= paper["past"] <= paper["seed_max"]
     assert all(r["past"] >= 0 for r in doc["records"])
+    truth = next(r for r in doc["records"] if r["measure"] == "truth")
+    assert 0 < truth["f1"] <= 1 and 0 < paper["f1"] <= 1                # oracle's and BLSTM's F1
+    assert len(truth["profile"]) == 10 and truth["profile"][0] > truth["profile"][-1]
     assert (wd / "results" / "fig5_causes.png").is_file()
+    assert (wd / "results" / "fig6_profiles.png").is_file()

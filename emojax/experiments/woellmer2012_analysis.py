@@ -45,7 +45,17 @@ ESTIMATORS = {
     # the memory the data pays for (results/woellmer2012/README.md, "Why the count overestimates").
     "memoryless": "a probe BLSTM trained from a near-memoryless start "
                   "(forget-gate bias analysis.memoryless_forget_bias, -2 by default)",
+    # The paper's BLSTM, each side read through its own direction: the current input reaches the
+    # output through both directions, a past one through the forward direction only, so against
+    # the row maximum every past step's weight is about halved; per direction it is compared with
+    # what the forward direction takes from the current step (`emojax.analysis.context`). Offered
+    # beside the others, not recommended: it removes that halving but doubles the residual memory
+    # of the initialisation as well (results/woellmer2012/context_causes.md).
+    "directional": "the trained BLSTM of Table 1, the past read through its forward direction and "
+                   "the future through its backward one, each against its own maximum",
 }
+# The network each estimator reads (estimators reading the same one share its training).
+NETWORK = {"paper": "paper", "memoryless": "memoryless", "directional": "paper"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,17 +156,23 @@ def model_sensitivities(params, xs_list, width: int, *, mode: str = "auto", batc
 
 
 def estimator_model(model_cfg, acfg: AnalysisConfig, est: str):
-    """The model settings behind estimator `est`: the run's own for ``paper``, its forget-gate
-    bias replaced by ``analysis.memoryless_forget_bias`` for ``memoryless``."""
-    if est == "paper":
+    """The model settings behind estimator `est`: the run's own for the paper's network
+    (``paper``, ``directional``), its forget-gate bias replaced by
+    ``analysis.memoryless_forget_bias`` for ``memoryless``."""
+    if NETWORK[est] == "paper":
         return model_cfg
     return dataclasses.replace(model_cfg, forget_bias=acfg.memoryless_forget_bias)
 
 
 def seed_offset(est: str, k: int) -> int:
     """Added to a fold's training seed for estimator `est`, training seed index `k` (k = 0 of the
-    paper's estimator is the run's own model)."""
-    return 104729 * k + (0 if est == "paper" else 7)
+    paper's network is the run's own model)."""
+    return 104729 * k + (0 if NETWORK[est] == "paper" else 7)
+
+
+def reads_directions(est: str) -> bool:
+    """Whether estimator `est` reads the sensitivity per direction (S (2, T, T))."""
+    return est == "directional"
 
 
 def _oracle(corpus):
@@ -170,6 +186,44 @@ def _oracle(corpus):
         return None
     sp = O.params_of(corpus)
     return lambda turns, **kw: O.oracle_sensitivity(sp, turns, **kw)
+
+
+def _oracle_estimate(corpus):
+    """``(x (T, F) as generated, turns) -> E[z | x] (T, 2)``, the Bayes-optimal smoother's
+    estimate of the latent state, for a corpus with a known answer, else None."""
+    kind = corpus.params.get("kind")
+    if kind == "synthetic":
+        from emojax.data import synthetic as O
+        sp = O.params_of(corpus)
+        return lambda x, turns: O.oracle_estimate(sp, x, turns)
+    if kind == "statespace":
+        from emojax.data import statespace as O
+        sp = O.params_of(corpus)
+        return lambda x, turns: np.einsum("akbi,bi->ak", O.smoother_matrix(sp, len(x)), x)
+    return None
+
+
+def oracle_f1(corpus, prep, seqs, task: str) -> float | None:
+    """Macro F1 on the fold's test sequences of a classifier that sees the Bayes-optimal smoother's
+    estimate of the task's latent dimensions (multinomial logistic regression fitted on the
+    training speakers): what a model using exactly the true context reaches, for comparison with
+    the BLSTM's F1. None for a corpus without an oracle."""
+    from sklearn.linear_model import LogisticRegression
+
+    from emojax.train.metrics import scores
+    est = _oracle_estimate(corpus)
+    if est is None:
+        return None
+    dims = list(TASK_DIMS.get(task, (0, 1)))
+    turns = corpus.extras["dialog_turn"]
+    Z = {i: est(corpus.features[s], turns[s])[:, dims] for i, s in enumerate(seqs)}
+    fit = [i for i, p in enumerate(prep["part"]) if p != "test"]
+    test = [i for i, p in enumerate(prep["part"]) if p == "test"]
+    y = prep["y"]
+    clf = LogisticRegression(max_iter=1000).fit(np.concatenate([Z[i] for i in fit]),
+                                                np.concatenate([y[seqs[i]] for i in fit]))
+    pred = clf.predict(np.concatenate([Z[i] for i in test]))
+    return scores(np.concatenate([y[seqs[i]] for i in test]), pred, prep["n_classes"])["f1"]
 
 
 # the latent dimensions a task's labels depend on (valence 0, activation 1)
@@ -188,13 +242,13 @@ def _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, fold, clf, est,
     from emojax.models import woellmer as model
     from emojax.train.checkpoint import load_params, save_params
     like = model.init_from(cfg.model, jax.random.PRNGKey(0), rec["width"], rec["n_classes"])
-    if est == "paper" and k == 0:
+    if NETWORK[est] == "paper" and k == 0:
         return load_params(wd.checkpoint(W.checkpoint_name(task, fold, clf)), like)
     mcfg = estimator_model(cfg.model, cfg.analysis, est)
     run_seqs, seed = W._condition(seqs, clf, cfg, fold)
     seed += seed_offset(est, k)
     content = W.piece_settings(cfg, corpus)
-    name = (f"{W.checkpoint_name(task, fold, clf)}_{est}_s{k}_"
+    name = (f"{W.checkpoint_name(task, fold, clf)}_{NETWORK[est]}_s{k}_"
             + fingerprint({**content, "model": dataclasses.asdict(mcfg), "task": task,
                            "test_speakers": rec["test_speakers"], "seed": seed}))
     if wd.probe(name).exists():
@@ -238,7 +292,8 @@ def analyze_workdir(wd, cfg, corpus, fold_records: list[dict], *, progress: bool
         test = _test_sequences(corpus, rec, seqs if clf == "blstm" else shuffled_seqs)
         params = _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, f, clf, est, k,
                                preps, None)
-        S = model_sensitivities(params, [x for x, _ in test], rec["width"], mode=acfg.mode)
+        S = model_sensitivities(params, [x for x, _ in test], rec["width"], mode=acfg.mode,
+                                directions=reads_directions(est))
         cond = "ordered" if clf == "blstm" else "shuffled"
         per_seed = S_by.setdefault((task, cond, est), [[] for _ in range(acfg.seeds)])
         per_seed[k].extend(S)
