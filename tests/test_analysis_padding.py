@@ -31,3 +31,15 @@ def test_padding_columns_do_not_move_counts():
     x[:, :F] = xs[0]
     np.testing.assert_allclose(model.apply(loud, x, np.ones(12, bool))[0],
                                model.apply(params, xs[0], np.ones(12, bool))[0], rtol=1e-5, atol=1e-6)
+
+
+def test_readings_match_model_sensitivities():
+    """One Jacobian pass for both readings gives what two separate passes give."""
+    from emojax.experiments.woellmer2012_analysis import readings
+    params = model.init(jax.random.PRNGKey(3), 16, 3, hidden=6, forget_bias=0.0)
+    xs = [np.random.default_rng(i).normal(size=(n, 5)).astype(np.float32)
+          for i, n in enumerate((7, 12, 3))]
+    got = readings(params, xs, 16, batch=2)
+    for key, directions in (("whole", False), ("directions", True)):
+        for a, b in zip(got[key], model_sensitivities(params, xs, 16, directions=directions)):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

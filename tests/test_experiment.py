@@ -146,14 +146,9 @@ def test_context_study_quick(tmp_path):
     for corpus in ("synthetic", "statespace"):
         assert truth[(corpus, 0.5)] < truth[(corpus, 0.9)]          # the truth rises with rho
     measured = [r for r in doc["records"] if r["condition"] == "ordered"]
-    assert {r["estimator"] for r in measured} == {"paper", "memoryless", "directional"}
+    assert {r["estimator"] for r in measured} == {"paper", "memoryless", "directional",
+                                                  "memoryless_directional"}
     assert all(r["past_low"] <= r["past"] <= r["past_high"] for r in measured)
-    # the per-direction reading of the paper's BLSTM: the same network, so the same F1, and its
-    # past is compared with the forward direction's share of the current step: never fewer steps
-    by = {(r["corpus"], r["rho"], r["estimator"]): r for r in measured}
-    for (corpus, rho, est), r in by.items():
-        if est == "directional":
-            assert r["past"] >= by[(corpus, rho, "paper")]["past"] - 1e-9
     oracle_f1 = [r["f1"] for r in doc["records"] if r["condition"] == "oracle"]
     assert len(oracle_f1) == 4 and all(0 < v <= 1 for v in oracle_f1)
     card = doc["meta"]["scorecard"]

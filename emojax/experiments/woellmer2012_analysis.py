@@ -32,9 +32,9 @@ PAPER_CONTEXT = {"past_ordered": "7-8 (once >= 8 are available)", "future_early"
                  "past_shuffled": "about 6 (fewer than ordered)", "across_tasks": "similar"}
 
 
-# The estimators of the context a BLSTM uses (context.json's `estimator`). Both count, per output
+# The estimators of the context a BLSTM uses (context.json's `estimator`). All count, per output
 # step, the past/future utterances whose summed |sequential Jacobian| is >= θ of the row maximum;
-# they differ in the network whose Jacobian is read:
+# they differ in the network whose Jacobian is read and in how it is read:
 ESTIMATORS = {
     # Wöllmer §5.2: the BLSTM of Table 1 itself.
     "paper": "the trained BLSTM of Table 1 (Wöllmer §5.2)",
@@ -45,17 +45,20 @@ ESTIMATORS = {
     # the memory the data pays for (results/woellmer2012/README.md, "Why the count overestimates").
     "memoryless": "a probe BLSTM trained from a near-memoryless start "
                   "(forget-gate bias analysis.memoryless_forget_bias, -2 by default)",
-    # The paper's BLSTM, each side read through its own direction: the current input reaches the
-    # output through both directions, a past one through the forward direction only, so against
-    # the row maximum every past step's weight is about halved; per direction it is compared with
-    # what the forward direction takes from the current step (`emojax.analysis.context`). Offered
-    # beside the others, not recommended: it removes that halving but doubles the residual memory
-    # of the initialisation as well (results/woellmer2012/context_causes.md).
+    # The paper's BLSTM, each side read through its own direction: a past step compared with the
+    # forward direction's share of the current step, not with the whole current step (the
+    # trained network weights the current step about twice as the smoother does; see
+    # `emojax.analysis.context`). Offered beside the others, not recommended: where the network's
+    # decay is right it lands on the truth, but it doubles the weight of the residual memory
+    # the initialisation leaves where there is little context (context_causes.md, Fig. 6).
     "directional": "the trained BLSTM of Table 1, the past read through its forward direction and "
                    "the future through its backward one, each against its own maximum",
+    # The memoryless probe read the same way.
+    "memoryless_directional": "the memoryless probe read per direction, as `directional`",
 }
 # The network each estimator reads (estimators reading the same one share its training).
-NETWORK = {"paper": "paper", "memoryless": "memoryless", "directional": "paper"}
+NETWORK = {"paper": "paper", "memoryless": "memoryless", "directional": "paper",
+           "memoryless_directional": "memoryless"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +70,7 @@ class AnalysisConfig:
     position: str = "ge10"            # the summary's output steps: "ge<N>" = >= N predecessors
     mode: str = "auto"                # Jacobian by "fwd" (jacfwd), "rev" (VJPs) or the cheaper
     # How each count is made (`ESTIMATORS`): the paper's count of the trained BLSTM, and beside it
-    # the count of a probe BLSTM trained from a memoryless start (see `ESTIMATORS`).
+    # the count of a probe BLSTM trained from a memoryless start; "directional" may be added.
     estimators: tuple[str, ...] = ("paper", "memoryless")
     recommended: str = "memoryless"   # shown first in the tables (meta.recommended_estimator)
     memoryless_forget_bias: float = -2.0   # the probe's initial forget-gate bias: sigmoid(-2) = 0.12
@@ -155,6 +158,24 @@ def model_sensitivities(params, xs_list, width: int, *, mode: str = "auto", batc
     return out
 
 
+def readings(params, xs_list, width: int, *, mode: str = "auto", batch: int = 16,
+             whole: bool = True, directions: bool = True) -> dict:
+    """`model_sensitivities` both ways from one Jacobian pass: ``{"whole": [S (T_i, T_i)],
+    "directions": [S (2, T_i, T_i)]}`` (the whole Jacobian is the sum of the directions' parts)."""
+    from emojax.analysis.jacobian import sensitivity
+    out = {k: [] for k, on in (("whole", whole), ("directions", directions)) if on}
+    for chunk, J in jacobian_batches(params, xs_list, width, mode=mode, batch=batch,
+                                     directions=True):
+        S = {}
+        if whole:
+            S["whole"] = np.asarray(sensitivity(J[..., 0, :] + J[..., 1, :]))
+        if directions:
+            S["directions"] = np.stack([np.asarray(sensitivity(J[..., d, :])) for d in (0, 1)], 1)
+        for k, v in S.items():
+            out[k] += [v[j, ..., :len(x), :len(x)] for j, x in enumerate(chunk)]
+    return out
+
+
 def estimator_model(model_cfg, acfg: AnalysisConfig, est: str):
     """The model settings behind estimator `est`: the run's own for the paper's network
     (``paper``, ``directional``), its forget-gate bias replaced by
@@ -172,7 +193,7 @@ def seed_offset(est: str, k: int) -> int:
 
 def reads_directions(est: str) -> bool:
     """Whether estimator `est` reads the sensitivity per direction (S (2, T, T))."""
-    return est == "directional"
+    return est in ("directional", "memoryless_directional")
 
 
 def _oracle(corpus):
@@ -452,7 +473,8 @@ def context_markdown(summary: dict, corpus, acfg: AnalysisConfig) -> str:
              f"Corpus `{corpus.name}`. Counts of past/future utterances whose sensitivity is at "
              f"least {100 * acfg.theta:g} % of the row maximum; `{pos}` = output steps with at least "
              f"{acfg.min_predecessors} predecessors, with the {pct} interval over {over} "
-             f"in brackets; lag-1 = mean S[t, t-1] / S[t, t]; decay = fitted "
+             f"in brackets; lag-1 = mean S[t, t-1] / S[t, t] (per-direction readings: of the "
+             f"forward part); decay = fitted "
              "geometric rate of the past profile. Estimators: "
              + "; ".join(f"`{e}` — {ESTIMATORS[e]}" for e in acfg.estimators)
              + f". Recommended: `{acfg.recommended}`.", ""]

@@ -77,14 +77,15 @@ class Config:
         check("task", self.task, choices=WOELLMER_TASKS)
         check("folds", self.folds, at_least=1)
         check("seeds", self.seeds, at_least=2)
-        self.long_training()                                # checks the values
+        check("long_lr", self.long_lr, positive=True)
+        check("long_patience", self.long_patience, at_least=1)
+        check("long_max_epochs", self.long_max_epochs, at_least=1)
         if not self.corpora:
             raise ValueError("setting 'corpora': give at least one corpus with a known answer")
         for c in self.corpora:
             if c.split(":")[0] not in ("synthetic", "statespace"):
                 raise ValueError(f"setting 'corpora': {c!r} has no known answer; use synthetic:... "
                                  "or statespace:...")
-
 
     def long_training(self) -> TrainConfig:
         return dataclasses.replace(self.train, lr=self.long_lr, patience=self.long_patience,
@@ -234,7 +235,8 @@ def diagnose(cfg: Config, spec: str, progress=None) -> dict:
     out["profiles"] = {}
     for r in PROFILE_ROWS:
         offs, prof = ctx.sensitivity_profile(pooled.get(r, S[r]), MAX_LAG)
-        out["profiles"][r] = [float(v) for v in prof[:MAX_LAG][::-1]]         # lags 1..MAX_LAG
+        out["profiles"][r] = [float(v) if np.isfinite(v) else None      # lags 1..MAX_LAG
+                              for v in prof[:MAX_LAG][::-1]]
     return out
 
 
@@ -304,7 +306,8 @@ def markdown(results: list[dict], cfg: Config, wall: float) -> str:
         for row in PROFILE_ROWS:
             if row in r.get("profiles", {}):
                 lines.append(f"| {r['spec']} | {row} | "
-                             + " | ".join(f"{v:.3f}" for v in r["profiles"][row][:5]) + " |")
+                             + " | ".join("–" if v is None else f"{v:.3f}"
+                                          for v in r["profiles"][row][:5]) + " |")
     lines += ["", f"Whole run: {wall / 60:.1f} min."]
     return "\n".join(lines) + "\n"
 
@@ -318,7 +321,7 @@ def fig5(results: list[dict], path: Path, acfg: AnalysisConfig) -> None:
     w = 0.8 / len(rows)
     for j, row in enumerate(rows):
         x = np.arange(len(results)) + (j - len(rows) / 2 + 0.5) * w
-        ax.bar(x, [r[row] for r in results], w, label=row, color=f"C{j}")
+        ax.bar(x, [r[row] for r in results], w, label=row, color=plt.cm.tab20(j))
     for i, r in enumerate(results):
         ax.plot([i - 0.45, i + 0.45], [r["truth"]] * 2, "k-", lw=2,
                 label="truth" if i == 0 else None)
@@ -348,7 +351,7 @@ def fig6(results: list[dict], path: Path, acfg: AnalysisConfig) -> None:
     lags = np.arange(1, MAX_LAG + 1)
     for ax, r in zip(axes[0], with_profiles):
         for j, row in enumerate(PROFILE_ROWS):
-            prof = np.asarray(r["profiles"].get(row, []), float)
+            prof = np.asarray([np.nan if v is None else v for v in r["profiles"].get(row, [])])
             if not prof.size:
                 continue
             ok = prof > 0

@@ -57,7 +57,8 @@ class Config:
     scales: tuple[float, ...] = ()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
-    analysis: AnalysisConfig = AnalysisConfig(estimators=("paper", "memoryless", "directional"))
+    analysis: AnalysisConfig = AnalysisConfig(
+        estimators=("paper", "memoryless", "directional", "memoryless_directional"))
     seed: int = 0
 
     def __post_init__(self):
@@ -135,8 +136,8 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
     from emojax.data.batching import bucket_length
     from emojax.experiments import woellmer2012 as W
     from emojax.experiments.woellmer2012_analysis import (
-        NETWORK, TASK_DIMS, _oracle, context_figures, estimator_model, interval,
-        model_sensitivities, oracle_f1, reads_directions, seed_offset)
+        NETWORK, TASK_DIMS, _oracle, context_figures, estimator_model, interval, oracle_f1,
+        readings, reads_directions, seed_offset)
     from emojax.train.metrics import scores
     wcfg = _point_config(cfg, p)
     a = cfg.analysis
@@ -160,9 +161,11 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
                 seed = cfg.seed * 7919 + f * 31 + seed_offset(ests[0], k)
                 params, logits, _ = W.train_blstm(prep, seqs, dataclasses.replace(wcfg, model=mcfg),
                                                   width, seed, progress)
+                got = readings(params, xs, width, mode=a.mode,
+                               whole=any(not reads_directions(e) for e in ests),
+                               directions=any(reads_directions(e) for e in ests))
                 for est in ests:
-                    S_est[est][k] += model_sensitivities(params, xs, width, mode=a.mode,
-                                                         directions=reads_directions(est))
+                    S_est[est][k] += got["directions" if reads_directions(est) else "whole"]
                 if net == "paper" and k == 0:
                     pred = np.concatenate([lg.argmax(-1) for lg in logits])
                     f1.append(scores(np.concatenate([prep["y"][s] for s in test]), pred,
@@ -171,7 +174,8 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
         dims = TASK_DIMS.get(cfg.task, (0, 1))
         S_true += [oracle(corpus.extras["dialog_turn"][s], dims=dims) for s in test]
     out = {**{k: v for k, v in p.items() if k != "sweep"}, "task": cfg.task, "folds": len(groups),
-           "f1": float(np.mean(f1)) if f1 else None, "f1_oracle": float(np.mean(f1_oracle)),
+           "f1": float(np.mean(f1)) if f1 else None,
+           "f1_oracle": None if None in f1_oracle else float(np.mean(f1_oracle)),
            "n_sequences": len(S_true)}
     v = context_figures(S_true, a)
     out["truth"] = {k: v[k] for k in ("past", "future", "lag1", "decay")}
