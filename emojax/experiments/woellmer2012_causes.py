@@ -276,7 +276,7 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
         R.write_csv(out / "context_causes.csv", ["corpus", *ROWS, "seed_sd", "f1", "f1_oracle"],
                     ([r["spec"], *(f"{r[row]:.3f}" for row in ROWS), f"{r['seed_sd']:.3f}",
                       f"{r['f1']:.4f}", f"{r['f1_oracle']:.4f}"] for r in results))
-        (out / "context_causes.md").write_text(markdown(results, cfg, wall))
+        (out / "context_causes.md").write_text(markdown(results, cfg, meta["wall_s_total"]))
         fig5(results, out / "fig5_causes.png", cfg.analysis)
         fig6(results, out / "fig6_profiles.png", cfg.analysis)
         if publish is not None:

@@ -250,7 +250,7 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
         cols = list(ident) + ["condition", "estimator", "past", "past_low", "past_high", "future",
                               "lag1", "decay", "f1"]
         R.write_csv(outdir / "context_study.csv", cols, ([r.get(c, "") for c in cols] for r in records))
-        (outdir / "context_study.md").write_text(markdown(results, cfg.analysis, card, wall))
+        (outdir / "context_study.md").write_text(markdown(results, cfg.analysis, card, meta["wall_s_total"]))
         fig4(results, outdir / "fig4_measured_vs_true.png", cfg.analysis)
         if publish is not None:
             R.publish(outdir, publish)
