@@ -254,3 +254,34 @@ def test_analysis_probes_are_a_cache(tmp_path, finished, capsys):
         W.train_blstm = real
     after = json.loads((wd / "results" / "context.json").read_text())["records"]
     assert after == before
+
+
+def test_analysis_reads_the_same_networks_per_direction(tmp_path, finished):
+    """`emojax analyze --set analysis.estimators=[...]` with the per-direction readings trains
+    nothing (they read the run's checkpoints and the kept probes) and adds their records; the
+    paper's and the memoryless counts are unchanged."""
+    import shutil
+
+    from emojax.experiments import woellmer2012 as W
+    wd = tmp_path / "copy"
+    shutil.copytree(finished, wd)
+    before = json.loads((wd / "results" / "context.json").read_text())["records"]
+    real = W.train_blstm
+    calls = []
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+    W.train_blstm = counting
+    try:
+        assert cli.main(["analyze", str(wd), "--no-progress", "--set",
+                         "analysis.estimators=[paper,memoryless,directional,memoryless_directional]"]) == 0
+    finally:
+        W.train_blstm = real
+    assert not calls
+    doc = json.loads((wd / "results" / "context.json").read_text())
+    after = doc["records"]
+    assert {r["estimator"] for r in after} == {"paper", "memoryless", "directional",
+                                               "memoryless_directional"}
+    assert [r for r in after if r["estimator"] in ("paper", "memoryless")] == before
+    assert "memoryless_directional" in doc["meta"]["estimators"]
