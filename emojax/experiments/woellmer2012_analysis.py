@@ -70,7 +70,8 @@ class AnalysisConfig:
     position: str = "ge10"            # the summary's output steps: "ge<N>" = >= N predecessors
     mode: str = "auto"                # Jacobian by "fwd" (jacfwd), "rev" (VJPs) or the cheaper
     # How each count is made (`ESTIMATORS`): the paper's count of the trained BLSTM, and beside it
-    # the count of a probe BLSTM trained from a memoryless start; "directional" may be added.
+    # the count of a probe BLSTM trained from a memoryless start; the per-direction readings
+    # ("directional", "memoryless_directional") may be added.
     estimators: tuple[str, ...] = ("paper", "memoryless")
     recommended: str = "memoryless"   # shown first in the tables (meta.recommended_estimator)
     memoryless_forget_bias: float = -2.0   # the probe's initial forget-gate bias: sigmoid(-2) = 0.12
@@ -146,31 +147,25 @@ def model_sensitivities(params, xs_list, width: int, *, mode: str = "auto", batc
                         directions: bool = False):
     """S (T_i, T_i) per sequence for the Wöllmer BLSTM (`jacobian_batches`, summed over the real
     features and the classes); with ``directions`` (2, T_i, T_i): per first-layer direction."""
-    from emojax.analysis.jacobian import sensitivity
-    out = []
-    for chunk, J in jacobian_batches(params, xs_list, width, mode=mode, batch=batch,
-                                     directions=directions):
-        if directions:                                     # (B, T, K, T, 2, F) -> (B, 2, T, T)
-            S = np.stack([np.asarray(sensitivity(J[..., d, :])) for d in (0, 1)], axis=1)
-        else:
-            S = np.asarray(sensitivity(J))                                # (B, T, T)
-        out += [S[j, ..., :len(x), :len(x)] for j, x in enumerate(chunk)]
-    return out
+    got = readings(params, xs_list, width, mode=mode, batch=batch, whole=not directions,
+                   directions=directions)
+    return got["directions" if directions else "whole"]
 
 
 def readings(params, xs_list, width: int, *, mode: str = "auto", batch: int = 16,
              whole: bool = True, directions: bool = True) -> dict:
-    """`model_sensitivities` both ways from one Jacobian pass: ``{"whole": [S (T_i, T_i)],
-    "directions": [S (2, T_i, T_i)]}`` (the whole Jacobian is the sum of the directions' parts)."""
+    """The sensitivities read whole and/or per direction from one Jacobian pass: ``{"whole":
+    [S (T_i, T_i)], "directions": [S (2, T_i, T_i)]}`` (with both, the whole Jacobian is the sum
+    of the directions' parts; whole alone differentiates `apply` itself)."""
     from emojax.analysis.jacobian import sensitivity
     out = {k: [] for k, on in (("whole", whole), ("directions", directions)) if on}
     for chunk, J in jacobian_batches(params, xs_list, width, mode=mode, batch=batch,
-                                     directions=True):
+                                     directions=directions):
         S = {}
-        if whole:
-            S["whole"] = np.asarray(sensitivity(J[..., 0, :] + J[..., 1, :]))
-        if directions:
+        if directions:                                     # (B, T, K, T, 2, F) -> (B, 2, T, T)
             S["directions"] = np.stack([np.asarray(sensitivity(J[..., d, :])) for d in (0, 1)], 1)
+        if whole:
+            S["whole"] = np.asarray(sensitivity(J[..., 0, :] + J[..., 1, :] if directions else J))
         for k, v in S.items():
             out[k] += [v[j, ..., :len(x), :len(x)] for j, x in enumerate(chunk)]
     return out
@@ -179,7 +174,8 @@ def readings(params, xs_list, width: int, *, mode: str = "auto", batch: int = 16
 def estimator_model(model_cfg, acfg: AnalysisConfig, est: str):
     """The model settings behind estimator `est`: the run's own for the paper's network
     (``paper``, ``directional``), its forget-gate bias replaced by
-    ``analysis.memoryless_forget_bias`` for ``memoryless``."""
+    ``analysis.memoryless_forget_bias`` for the probe's (``memoryless``,
+    ``memoryless_directional``)."""
     if NETWORK[est] == "paper":
         return model_cfg
     return dataclasses.replace(model_cfg, forget_bias=acfg.memoryless_forget_bias)

@@ -19,7 +19,7 @@ several ways:
 | ``memoryless`` | the probe BLSTM trained from a near-memoryless start (forget-gate bias ``analysis.memoryless_forget_bias``) |
 | ``directional`` | the paper's BLSTMs read per direction: the past against the forward direction's own maximum (the current input reaches the output through both directions, a past one through one: does the row maximum halve the past?) (mean over the seeds) |
 | ``memoryless_directional`` | the memoryless probe read per direction |
-| ``memoryless_long`` | the memoryless probe trained longer (``long_train``: larger steps, more patience): does the training budget cap the memory it learns? |
+| ``memoryless_long`` | the memoryless probe trained longer (``long_lr``, ``long_patience``, ``long_max_epochs``: larger steps, more patience): does the training budget cap the memory it learns? |
 
 Beside them, the macro F1 of the paper's BLSTM and of a classifier on the Bayes-optimal smoother's
 estimate (``f1_oracle``: a model using exactly the true context): where the BLSTM falls short of
