@@ -1,6 +1,6 @@
 """Beyond the paper: why the sequential-Jacobian count overestimates the true context.
 
-  emojax reproduce woellmer2012_causes         # ~10 min on 2 CPU cores; configs/woellmer2012_causes.yaml
+  emojax reproduce woellmer2012_causes         # ~5 min on 2 quiet CPU cores; configs/woellmer2012_causes.yaml
   emojax reproduce woellmer2012_causes:quick   # seconds (what the tests run)
 
 Each candidate cause is measured on corpora whose true context is known, with no temporal

@@ -1,13 +1,14 @@
 """Beyond the paper: is the measured context the true one? Over rho x signal-to-noise x corpus seeds.
 
-  emojax reproduce woellmer2012_study          # ~25 min on 2 CPU cores; configs/woellmer2012_study.yaml
+  emojax reproduce woellmer2012_study          # ~9 min on 2 quiet CPU cores; configs/woellmer2012_study.yaml
   emojax reproduce woellmer2012_study:quick    # seconds (what the tests run)
 
 On corpora with a known answer the true context is exact (the Bayes-optimal smoother's
 sensitivity, counted like the network's). Each study point trains the Wöllmer BLSTM on one task for
 the first ``folds`` leave-one-speaker-out folds and counts the mean past context at θ
 (``analysis.theta``, 3 %) over output steps with >= 10 predecessors, by every estimator of
-``analysis.estimators`` (the paper's count, and the memoryless-start probe), with its 95 % interval
+``analysis.estimators`` (the paper's count, the memoryless-start probe, and both read per
+direction), with its 95 % interval
 over test sequences, beside the truth on the same test sequences:
 
 - the embedded corpus (`emojax.data.synthetic`) over ``rhos`` x ``snrs`` x ``seeds``, at
