@@ -1,5 +1,6 @@
 """A run never reports numbers it did not compute for its settings, never hangs, and answers every
 bad input in one line — each case of the "Reliability" issue through the real CLI."""
+import contextlib
 import fcntl
 import json
 import os
@@ -226,32 +227,38 @@ def test_kill_9_and_resume_give_byte_identical_tables(tmp_path):
     assert meta["pieces"]["reused"] == 1 and meta["pieces"]["computed"] == 1
 
 
-def test_analysis_probes_are_a_cache(tmp_path, finished, capsys):
-    """The memoryless probes live in probes/, keyed by fingerprint: `emojax analyze` reuses them
-    (no training), and retrains one that was lost, with the same numbers."""
-    import shutil
-
+@contextlib.contextmanager
+def _counting_training():
+    """Count the BLSTMs trained inside the block (woellmer2012.train_blstm wrapped): yields the
+    list that grows by one per training."""
     from emojax.experiments import woellmer2012 as W
-    wd = tmp_path / "copy"
-    shutil.copytree(finished, wd)
-    probes = sorted((wd / "probes").iterdir())
-    assert probes and all("_memoryless_s0_" in p.name for p in probes)
-    before = json.loads((wd / "results" / "context.json").read_text())["records"]
-    real = W.train_blstm
-    calls = []
+    real, calls = W.train_blstm, []
 
     def counting(*a, **k):
         calls.append(1)
         return real(*a, **k)
     W.train_blstm = counting
     try:
+        yield calls
+    finally:
+        W.train_blstm = real
+
+
+def test_analysis_probes_are_a_cache(tmp_path, finished, capsys):
+    """The memoryless probes live in probes/, keyed by fingerprint: `emojax analyze` reuses them
+    (no training), and retrains one that was lost, with the same numbers."""
+    import shutil
+    wd = tmp_path / "copy"
+    shutil.copytree(finished, wd)
+    probes = sorted((wd / "probes").iterdir())
+    assert probes and all("_memoryless_s0_" in p.name for p in probes)
+    before = json.loads((wd / "results" / "context.json").read_text())["records"]
+    with _counting_training() as calls:
         assert cli.main(["analyze", str(wd), "--no-progress"]) == 0
         assert not calls
         shutil.rmtree(probes[0])
         assert cli.main(["analyze", str(wd), "--no-progress"]) == 0
         assert len(calls) == 1
-    finally:
-        W.train_blstm = real
     after = json.loads((wd / "results" / "context.json").read_text())["records"]
     assert after == before
 
@@ -261,23 +268,12 @@ def test_analysis_reads_the_same_networks_per_direction(tmp_path, finished):
     nothing (they read the run's checkpoints and the kept probes) and adds their records; the
     paper's and the memoryless counts are unchanged."""
     import shutil
-
-    from emojax.experiments import woellmer2012 as W
     wd = tmp_path / "copy"
     shutil.copytree(finished, wd)
     before = json.loads((wd / "results" / "context.json").read_text())["records"]
-    real = W.train_blstm
-    calls = []
-
-    def counting(*a, **k):
-        calls.append(1)
-        return real(*a, **k)
-    W.train_blstm = counting
-    try:
+    with _counting_training() as calls:
         assert cli.main(["analyze", str(wd), "--no-progress", "--set",
                          "analysis.estimators=[paper,memoryless,directional,memoryless_directional]"]) == 0
-    finally:
-        W.train_blstm = real
     assert not calls
     doc = json.loads((wd / "results" / "context.json").read_text())
     after = doc["records"]
