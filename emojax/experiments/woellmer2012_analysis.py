@@ -192,6 +192,24 @@ def reads_directions(est: str) -> bool:
     return est in ("directional", "memoryless_directional")
 
 
+def by_network(estimators) -> dict[str, list[str]]:
+    """``{network: [its estimators]}`` in the order given: each network is trained (or loaded) once
+    and read by `read_estimators` for all of its estimators."""
+    out: dict[str, list[str]] = {}
+    for est in estimators:
+        out.setdefault(NETWORK[est], []).append(est)
+    return out
+
+
+def read_estimators(params, xs_list, width: int, ests, *, mode: str = "auto") -> dict:
+    """``{estimator: [S per sequence]}`` for the estimators `ests` of one network, from one
+    Jacobian pass (`readings`)."""
+    got = readings(params, xs_list, width, mode=mode,
+                   whole=any(not reads_directions(e) for e in ests),
+                   directions=any(reads_directions(e) for e in ests))
+    return {e: got["directions" if reads_directions(e) else "whole"] for e in ests}
+
+
 def _oracle(corpus):
     """``(turns, *, shuffled, dims) -> S`` for a corpus with a known answer, else None."""
     kind = corpus.params.get("kind")
@@ -300,21 +318,24 @@ def analyze_workdir(wd, cfg, corpus, fold_records: list[dict], *, progress: bool
     conditions = [c for c in W.BLSTMS if c in cfg.classifiers]
     S_by = {}                        # (task, condition, estimator) -> [[S per test sequence] per seed]
     example = None                   # (J, S, x) of one 30-utterance sequence for Fig. 1
-    units = [(t, f, c, e, k) for (t, f) in sorted(folds) for c in conditions
-             for e in acfg.estimators for k in range(acfg.seeds)]
+    networks = by_network(acfg.estimators)
+    units = [(t, f, c, n, k) for (t, f) in sorted(folds) for c in conditions
+             for n in networks for k in range(acfg.seeds)]
     preps: dict = {}
     bar = tqdm(units, desc="sequential Jacobians", disable=not progress, unit="model")
-    for task, f, clf, est, k in bar:
+    for task, f, clf, net, k in bar:
         rec = folds[(task, f)]
-        test = _test_sequences(corpus, rec, seqs if clf == "blstm" else shuffled_seqs)
-        params = _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, f, clf, est, k,
-                               preps, None)
-        S = model_sensitivities(params, [x for x, _ in test], rec["width"], mode=acfg.mode,
-                                directions=reads_directions(est))
         cond = "ordered" if clf == "blstm" else "shuffled"
-        per_seed = S_by.setdefault((task, cond, est), [[] for _ in range(acfg.seeds)])
-        per_seed[k].extend(S)
-        if example is None and clf == "blstm" and est == "paper" and task == _fig1_task(cfg):
+        for est in acfg.estimators:                   # records keep the estimators' order
+            S_by.setdefault((task, cond, est), [[] for _ in range(acfg.seeds)])
+        test = _test_sequences(corpus, rec, seqs if clf == "blstm" else shuffled_seqs)
+        params = _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, f, clf,
+                               networks[net][0], k, preps, None)
+        read = read_estimators(params, [x for x, _ in test], rec["width"], networks[net],
+                               mode=acfg.mode)
+        for est, S in read.items():
+            S_by[(task, cond, est)][k].extend(S)
+        if example is None and clf == "blstm" and "paper" in read and task == _fig1_task(cfg):
             example = _fig1_example(params, test, rec["width"])
     oracle = _oracle(corpus)
     if oracle is not None:

@@ -137,8 +137,8 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
     from emojax.data.batching import bucket_length
     from emojax.experiments import woellmer2012 as W
     from emojax.experiments.woellmer2012_analysis import (
-        NETWORK, TASK_DIMS, _oracle, context_figures, estimator_model, interval, oracle_f1,
-        readings, reads_directions, seed_offset)
+        TASK_DIMS, _oracle, by_network, context_figures, estimator_model, interval, oracle_f1,
+        read_estimators, seed_offset)
     from emojax.train.metrics import scores
     wcfg = _point_config(cfg, p)
     a = cfg.analysis
@@ -148,9 +148,7 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
     oracle = _oracle(corpus)
     S_est = {e: [[] for _ in range(a.seeds)] for e in a.estimators}
     S_true, f1, f1_oracle = [], [], []
-    networks = {}                                  # network -> the estimators that read it
-    for est in a.estimators:
-        networks.setdefault(NETWORK[est], []).append(est)
+    networks = by_network(a.estimators)
     for f, group in enumerate(groups):
         prep = W.prepare_fold(corpus, seqs, spk, cfg.task, group, wcfg, f)
         width = bucket_length(prep["selected"].size)
@@ -162,11 +160,8 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
                 seed = cfg.seed * 7919 + f * 31 + seed_offset(ests[0], k)
                 params, logits, _ = W.train_blstm(prep, seqs, dataclasses.replace(wcfg, model=mcfg),
                                                   width, seed, progress)
-                got = readings(params, xs, width, mode=a.mode,
-                               whole=any(not reads_directions(e) for e in ests),
-                               directions=any(reads_directions(e) for e in ests))
-                for est in ests:
-                    S_est[est][k] += got["directions" if reads_directions(est) else "whole"]
+                for est, S in read_estimators(params, xs, width, ests, mode=a.mode).items():
+                    S_est[est][k] += S
                 if net == "paper" and k == 0:
                     pred = np.concatenate([lg.argmax(-1) for lg in logits])
                     f1.append(scores(np.concatenate([prep["y"][s] for s in test]), pred,
