@@ -144,14 +144,13 @@ def _zscore(arrays: list, rows: np.ndarray):
     return [((a - mu) / sd).astype(np.float32) for a in arrays]
 
 
-def _audio_features(p, x, m):
-    from emojax.models import aclstm as A
-    return A.audio_cnn(p, x, m)[1]["features"]
+def _audio_features_logits(p, x, m):
+    """A segment's audio CNN features and its logits side by side, from one pass: (B, D + K)."""
+    import jax.numpy as jnp
 
-
-def _audio_logits(p, x, m):
     from emojax.models import aclstm as A
-    return A.audio_cnn(p, x, m)[0]
+    logits, aux = A.audio_cnn(p, x, m)
+    return jnp.concatenate([aux["features"], logits], -1)
 
 
 def _visual_probs(p, x, m):
@@ -216,7 +215,7 @@ def run_fold(sc, part: dict, cfg: Config, progress=None) -> dict:
         encoders.append(("sound", np.ones(len(sc), bool), sc.sound, len(sc.sounds), e.sound_kernel,
                          e.sound_filters))
     apply_a = A.audio_apply(e.dropout)
-    trained = {}
+    audio_pred = {}                  # encoder -> its class decision per segment
     for name, rows, y, n_out, kernel, filters in encoders:
         seed = _seed(cfg, part["fold"], name)
         init = A.init_audio_cnn(jax.random.PRNGKey(seed), Fa, n_out, kernel=kernel,
@@ -229,8 +228,9 @@ def run_fold(sc, part: dict, cfg: Config, progress=None) -> dict:
         acc = float(np.mean(np.argmax(np.stack(logits), -1) == y[te & rows]))
         info[name] = {"epochs": fit_info["epochs"], "best_epoch": fit_info["best_epoch"],
                       "test_accuracy_own_label": round(acc, 4)}
-        trained[name] = params
-        feats.append(_embed(_audio_features, params, audio))
+        both = _embed(_audio_features_logits, params, audio)
+        feats.append(both[:, :-n_out])
+        audio_pred[name] = both[:, -n_out:].argmax(-1)
     # the visual frame network: every frame carries its segment's visual label
     seed = _seed(cfg, part["fold"], "visual")
     init = A.init_visual(jax.random.PRNGKey(seed), Fv, K, filters=e.visual_filters, hidden=e.hidden)
@@ -259,7 +259,7 @@ def run_fold(sc, part: dict, cfg: Config, progress=None) -> dict:
     if target == "labels":
         agree = (sc.audio_label == sc.visual_label).astype(np.int32)
     else:
-        pa = _embed(_audio_logits, trained["emotion"], audio).argmax(-1)
+        pa = audio_pred["emotion"]
         pv = _embed(_visual_probs, params, visual).argmax(-1)
         agree = (pa == pv).astype(np.int32)
     ntn_x = np.concatenate([fa_emo, fv], 1).astype(np.float32)
