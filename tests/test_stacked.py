@@ -150,3 +150,19 @@ def test_sequence_level_loss_trains_a_pooled_model():
     assert all(o.shape == (2,) for o in outs)
     acc = np.mean([o.argmax() == it["y_seq"] for o, it in zip(outs, val)])
     assert acc >= 0.75
+
+
+def test_split_chain_has_the_bits_of_the_split_loop():
+    """The keys of an epoch, split in one device call, equal ``key, sub = split(key)`` per step."""
+    from emojax.train.fit import split_chain
+    for n in (1, 5, 16, 17, 40):
+        key = jax.random.PRNGKey(n)
+        subs = []
+        for _ in range(n):
+            key, sub = jax.random.split(key)
+            subs.append(np.asarray(sub))
+        last, got = split_chain(jax.random.PRNGKey(n), n)
+        np.testing.assert_array_equal(got, np.stack(subs))
+        np.testing.assert_array_equal(last, np.asarray(key))
+    key = jax.random.PRNGKey(3)
+    assert split_chain(key, 0)[0] is key

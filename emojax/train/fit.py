@@ -15,6 +15,7 @@ shape, so its draws differ (same distribution).
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from typing import Callable
 
 import jax
@@ -101,6 +102,24 @@ def _keep_better(better, new, old):
     """Per model: the new parameters where `better`, else the old (one program, any sharding)."""
     return jax.tree.map(
         lambda n, o: jnp.where(better.reshape((-1,) + (1,) * (n.ndim - 1)), n, o), new, old)
+
+
+@partial(jax.jit, static_argnums=1)
+def _chain(key, n: int):
+    def one(k, _):
+        k, sub = jax.random.split(k)
+        return k, (k, sub)
+    return jax.lax.scan(one, key, None, length=n)[1]
+
+
+def split_chain(key, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` steps of ``key, sub = jax.random.split(key)``: (the key after them, the n subs
+    (n, 2)) as host arrays, with the bits of that loop (tested) in one device call instead of 2n;
+    the chain runs to a multiple of 16 links (few compiles) and the extra ones are dropped."""
+    if n == 0:
+        return key, None
+    ks, subs = (np.asarray(a) for a in _chain(jnp.asarray(key), -(-n // 16) * 16))
+    return ks[n - 1], subs[:n]
 
 
 _PROGRAMS: dict = {}
@@ -205,17 +224,19 @@ def fit(apply: Callable, loss_fn: Callable, inits: list, cfg: TrainConfig, train
     lengths = [np.array([len(it["x"]) for it in items]) for items in train]
     for epoch in range(cfg.max_epochs):
         orders = [epoch_order(rngs[m], lengths[m], B, cfg.by_length) for m in range(M)]
+        # a key per real step of each model, split in a chain as ever (one device call per epoch)
+        subs = []
+        for m in range(M):
+            n = 0 if stopped[m] else -(-len(train[m]) // B)
+            keys[m], sub = split_chain(keys[m], n)
+            subs.append(sub)
         for i in range(max(-(-len(train[m]) // B) for m in range(M))):
             chunk, active, step_keys = [], np.zeros(M, bool), []
             for m in range(M):
                 idx = orders[m][i * B:(i + 1) * B]
                 active[m] = idx.size > 0 and not stopped[m]
                 chunk.append([train[m][j] for j in idx] if active[m] else None)
-                if active[m]:                       # a key per real step of this model
-                    keys[m], sub = jax.random.split(keys[m])
-                else:
-                    sub = keys[m]
-                step_keys.append(sub)
+                step_keys.append(subs[m][i] if active[m] else keys[m])
             if stacked:
                 # host arrays: with models spread over processes, jit places them itself
                 params, opt_state, _ = step(params, opt_state, np.stack(step_keys),
