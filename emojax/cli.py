@@ -13,6 +13,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+WORKERS_HELP = ("local processes that compute the pieces, each pinned to its cores, with the "
+                "numbers of one process (default auto = $EMOJAX_WORKERS or one per core on a "
+                "CPU, 1 on a GPU/TPU)")
+
+
 def build_config(name: str, config_file: str | None, corpus: str | None, sets: list[str]):
     """Run contract: Config defaults < :quick < --config FILE < --corpus < --set.
 
@@ -65,6 +70,20 @@ def _print_summaries(mod, results: Path) -> None:
             print((results / name).read_text())
 
 
+def _workers(args, fn, name: str) -> dict:
+    """``{"workers": N}`` for a run or analysis that computes pieces in local processes
+    (`emojax.experiments.pool`; default ``auto``: one per core on a CPU); an explicit
+    ``--workers`` > 1 for one that does not is an error."""
+    import inspect
+
+    from emojax.experiments import pool
+    if "workers" in inspect.signature(fn).parameters:
+        return {"workers": pool.resolve(args.workers)}
+    if args.workers is not None and pool.resolve(args.workers) > 1:
+        raise ValueError(f"{name} computes in this process only; drop --workers")
+    return {}
+
+
 def cmd_reproduce(args) -> int:
     from emojax import experiments, parallel
     parallel.initialize(args.coordinator, args.num_processes, args.process_id,
@@ -87,6 +106,7 @@ def cmd_reproduce(args) -> int:
     kw = {"fresh": args.fresh} if "fresh" in inspect.signature(mod.run).parameters else {}
     if args.fresh and not kw:
         raise ValueError(f"{base}: this experiment does not support --fresh")
+    kw.update(_workers(args, mod.run, base))
     doc = mod.run(cfg, workdir, publish=publish, progress=not args.no_progress, **kw)
     _print_summaries(mod, workdir / "results")
     _refresh_readmes(publish)
@@ -114,7 +134,8 @@ def cmd_analyze(args) -> int:
     if args.mode:
         overrides["analysis.mode"] = args.mode
     publish = ROOT / "results" / args.publish if args.publish else None
-    mod.analyze(workdir, overrides=overrides, publish=publish, progress=not args.no_progress)
+    mod.analyze(workdir, overrides=overrides, publish=publish, progress=not args.no_progress,
+                **_workers(args, mod.analyze, name))
     _refresh_readmes(publish)
     _print_summaries(mod, workdir / "results")
     return 0
@@ -230,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="also publish to results/NAME (controls and studies; the default run "
                         "publishes to results/EXPERIMENT by itself)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.add_argument("--workers", metavar="N|auto", help=WORKERS_HELP)
     d = r.add_argument_group("several processes (jax.distributed; detected by itself on a TPU "
                              "pod slice and under srun)")
     d.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
@@ -248,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
                         "reverse mode; auto picks the cheaper")
     a.add_argument("--publish", metavar="NAME", help="also publish to results/NAME")
     a.add_argument("--no-progress", action="store_true", help="no progress bars")
+    a.add_argument("--workers", metavar="N|auto", help=WORKERS_HELP)
     a.set_defaults(func=cmd_analyze)
     pr = sub.add_parser("prepare", help="read a corpus's own layout into a manifest, integrity report "
                         "and split files (prepare iemocap PATH --out DIR)")

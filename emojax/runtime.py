@@ -27,7 +27,17 @@ def enable_compilation_cache() -> Path | None:
         return None
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    _CACHE["on"] = True
     return path
+
+
+_CACHE = {"on": False}
+
+
+def cache_enabled() -> bool:
+    """Whether `enable_compilation_cache` turned the persistent cache on in this process (worker
+    processes, `emojax.experiments.pool`, then turn it on too)."""
+    return _CACHE["on"]
 
 
 def cpu_devices(n: int) -> bool:
@@ -74,8 +84,15 @@ def track_compile_time() -> None:
     _LISTENING = True
 
 
+def add_compile_seconds(seconds: float, count: int) -> None:
+    """Count compiles made elsewhere for this run (its worker processes) in `compile_seconds`."""
+    _COMPILE["seconds"] += seconds
+    _COMPILE["count"] += count
+
+
 def compile_seconds() -> dict:
-    """{"seconds", "count"} of backend compiles seen since `track_compile_time` (this process)."""
+    """{"seconds", "count"} of backend compiles seen since `track_compile_time` (this process and
+    the workers it reported, `add_compile_seconds`)."""
     return {"seconds": round(_COMPILE["seconds"], 2), "count": _COMPILE["count"]}
 
 

@@ -3,6 +3,7 @@ import os
 # Tests run on the CPU with a fixed thread budget; never grab an accelerator by accident.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("EMOJAX_CACHE", "off")   # tests measure cold compiles and leave ~/.cache alone
+os.environ.setdefault("EMOJAX_WORKERS", "1")   # one process unless a test asks for workers
 
 import jax  # noqa: E402
 

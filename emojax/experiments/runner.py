@@ -226,15 +226,19 @@ def load_pieces(wd: Workdir, pieces: dict[str, dict], *, missing_ok: bool = Fals
 
 def run_pieces(wd: Workdir, pieces: dict[str, dict], compute: Callable, *,
                group: Callable[[str], object] = lambda key: key, desc: str = "", unit: str = "piece",
-               progress: bool = True) -> tuple[dict[str, dict], dict]:
+               progress: bool = True, workers: int = 1, spec=None) -> tuple[dict[str, dict], dict]:
     """Reuse finished pieces whose settings match; compute the rest; return (records by key, stats).
 
     stats: ``reused`` / ``computed`` piece counts, ``reused_s`` (what the reused pieces cost the
-    earlier runs that made them) and ``compute_s`` (every piece's compute seconds, all runs).
+    earlier runs that made them) and ``compute_s`` (every piece's compute seconds, all runs); with
+    workers, also ``workers`` / ``cores`` / ``threads`` (`emojax.experiments.pool`).
 
     pieces: {key: settings} in run order. compute(keys, bar) computes the pieces `keys` (those of
     one `group`, e.g. the folds of a task trained as one program) and yields ``(key, record)`` as
     each is done; the runner stores every record with its settings, fingerprint and seconds.
+    With ``workers > 1`` and a `spec` (`emojax.experiments.pool`: a module-level function that
+    builds the same compute in a fresh process), the groups are computed by that many worker
+    processes instead, with the same numbers; this process still writes every record.
     """
     from tqdm.auto import tqdm
     from emojax import parallel
@@ -253,21 +257,31 @@ def run_pieces(wd: Workdir, pieces: dict[str, dict], compute: Callable, *,
         groups.setdefault(group(k), []).append(k)
     bar = tqdm(total=len(pieces), initial=len(done), desc=desc, unit=unit,
                disable=not progress or not parallel.is_main())
+    pool_stats: dict = {}
+
+    def store(key, record, sec):
+        if key not in pieces:
+            raise RuntimeError(f"compute returned an unknown piece {key!r}")
+        if wd.writer:
+            write_atomic(wd.piece_path(key), json.dumps(
+                {"fingerprint": fingerprint(pieces[key]), "settings": pieces[key],
+                 "seconds": round(sec, 2), "record": record}))
+        done[key], seconds[key] = record, sec
+        bar.update(1)
     try:
+        if workers > 1 and spec is not None and len(groups) > 1:
+            from emojax.experiments import pool
+            bar.set_description(f"{desc} ({min(workers, len(groups))} workers)")
+            for key, record, sec in pool.compute(spec, list(groups.values()), workers,
+                                                 stats=pool_stats):
+                store(key, record, sec)
+            groups = {}
         for keys in groups.values():
             bar.set_description(f"{desc} {keys[0]}" if len(keys) == 1 else f"{desc} {len(keys)} {unit}s")
             t0 = time.time()
             out = list(compute(keys, bar)) if len(keys) > 1 else None
             for key, record in out if out is not None else compute(keys, bar):
-                if key not in pieces:
-                    raise RuntimeError(f"compute returned an unknown piece {key!r}")
-                sec = (time.time() - t0) / (len(keys) if out is not None else 1)
-                if wd.writer:
-                    write_atomic(wd.piece_path(key), json.dumps(
-                        {"fingerprint": fingerprint(pieces[key]), "settings": pieces[key],
-                         "seconds": round(sec, 2), "record": record}))
-                done[key], seconds[key] = record, sec
-                bar.update(1)
+                store(key, record, (time.time() - t0) / (len(keys) if out is not None else 1))
                 t0 = time.time() if out is None else t0
     finally:
         bar.close()
@@ -279,4 +293,4 @@ def run_pieces(wd: Workdir, pieces: dict[str, dict], compute: Callable, *,
     return {k: done[k] for k in pieces}, {
         "reused": len(reused), "computed": len(todo),
         "reused_s": round(sum(seconds[k] for k in reused), 1),
-        "compute_s": round(sum(seconds.values()), 1)}
+        "compute_s": round(sum(seconds.values()), 1), **pool_stats}

@@ -326,10 +326,30 @@ def folds_of(cfg: Config, corpus, seqs, max_name: str = "max_folds"):
     return seq_speaker, groups[:cfg.max_folds]
 
 
+def _computer(cfg: Config, corpus, seqs, seq_speaker, groups, checkpoints: Path | None):
+    """The fold runner's compute: (task, fold) pieces of one task -> their records."""
+    def compute(keys, bar):
+        task = keys[0].split("_fold")[0]
+        todo = [(int(k.split("_fold")[1]), groups[int(k.split("_fold")[1])]) for k in keys]
+        for rec in run_folds(corpus, seqs, seq_speaker, task, todo, cfg, checkpoints, bar):
+            yield f"{task}_fold{rec['fold']:02d}", rec
+    return compute
+
+
+def worker_computer(cfg: Config, checkpoints: str):
+    """`_computer` built afresh in a worker process (`emojax.experiments.pool`): the corpus is
+    loaded again there (generated, or read from its cached features)."""
+    corpus = load_corpus(cfg)
+    seqs, seq_speaker, groups, _ = plan(cfg, corpus)
+    return _computer(cfg, corpus, seqs, seq_speaker, groups, Path(checkpoints))
+
+
 def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bool = True,
-        fresh: bool = False) -> dict:
+        fresh: bool = False, workers: int = 1) -> dict:
     """Train and evaluate every (task, fold), reusing finished folds made with the same settings;
-    write Table 1; then the §5.2 analysis (``analysis.enabled``)."""
+    write Table 1; then the §5.2 analysis (``analysis.enabled``). `workers` > 1 computes the
+    pieces (and the analysis's models) in that many local processes with the same numbers
+    (`emojax.experiments.pool`)."""
     from emojax.experiments import results as R
     from emojax.experiments import woellmer2012_report as report
     from emojax import parallel
@@ -347,15 +367,11 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
     seqs, seq_speaker, groups, pieces = plan(cfg, corpus)
 
     with open_workdir(workdir, fresh=fresh) as wd:
-        def compute(keys, bar):
-            task = keys[0].split("_fold")[0]
-            todo = [(int(k.split("_fold")[1]), groups[int(k.split("_fold")[1])]) for k in keys]
-            for rec in run_folds(corpus, seqs, seq_speaker, task, todo, cfg, wd.checkpoints, bar):
-                yield f"{task}_fold{rec['fold']:02d}", rec
-
         records, stats = run_pieces(
-            wd, pieces, compute, group=(lambda k: k.split("_fold")[0]) if cfg.batched else (lambda k: k),
-            desc="woellmer2012", unit="fold", progress=progress)
+            wd, pieces, _computer(cfg, corpus, seqs, seq_speaker, groups, wd.checkpoints),
+            group=(lambda k: k.split("_fold")[0]) if cfg.batched else (lambda k: k),
+            desc="woellmer2012", unit="fold", progress=progress, workers=workers,
+            spec=(__name__, "worker_computer", (cfg, str(wd.checkpoints))))
         fold_results = list(records.values())
         shutil.rmtree(wd.results, ignore_errors=True)       # only this run's files, nothing stale
         meta = R.run_meta("woellmer2012", cfg, corpus, wall_s=time.time() - t0, pieces=stats,
@@ -371,7 +387,7 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
         doc = tables()                                 # written before the analysis can fail
         if cfg.analysis.enabled:
             from emojax.experiments import woellmer2012_analysis as A
-            A.analyze_workdir(wd, cfg, corpus, fold_results, progress=progress)
+            A.analyze_workdir(wd, cfg, corpus, fold_results, progress=progress, workers=workers)
             doc = tables()                             # wall time: training, tables and analysis
         if publish is not None:
             R.publish(wd.results, publish)
@@ -391,9 +407,9 @@ def config_from_run(run_config: dict) -> Config:
 
 
 def analyze(workdir: Path, *, overrides: dict | None = None, publish: Path | None = None,
-            progress: bool = True) -> dict:
-    """§5.2 from a finished run's checkpoints (no retraining); `overrides` are ``analysis.*``
-    settings, e.g. ``{"analysis.theta": 0.05, "analysis.mode": "rev"}``."""
+            progress: bool = True, workers: int = 1) -> dict:
+    """§5.2 from a finished run's checkpoints (the run's models are not retrained); `overrides`
+    are ``analysis.*`` settings, e.g. ``{"analysis.theta": 0.05, "analysis.mode": "rev"}``."""
     from emojax import config as C
     from emojax.experiments import results as R
     from emojax.experiments import woellmer2012_analysis as A
@@ -415,7 +431,8 @@ def analyze(workdir: Path, *, overrides: dict | None = None, publish: Path | Non
     with open_workdir(workdir) as wd:
         # the run's own folds, checked against the corpus and settings as they are now
         records, _ = load_pieces(wd, pieces)
-        out = A.analyze_workdir(wd, cfg, corpus, list(records.values()), progress=progress)
+        out = A.analyze_workdir(wd, cfg, corpus, list(records.values()), progress=progress,
+                                workers=workers)
         if publish is not None:
             R.publish(wd.results, publish)
     return out

@@ -300,11 +300,51 @@ def _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, fold, clf, est,
     return params
 
 
-def analyze_workdir(wd, cfg, corpus, fold_records: list[dict], *, progress: bool = True) -> dict:
+def _unit_key(task: str, fold: int, clf: str, net: str, k: int) -> str:
+    return f"{task}|{fold}|{clf}|{net}|{k}"
+
+
+def _reader(wd, cfg, corpus, fold_records: list[dict]):
+    """``compute(keys, bar)`` over analysis units (`_unit_key`): each unit's network trained or
+    loaded (`_probe_params`) and read for its estimators -> ``(key, {estimator: [S per test
+    sequence]})``. The same function runs here or in a worker (`worker_reader`)."""
+    from emojax.experiments import woellmer2012 as W
+    folds = {(r["task"], r["fold"]): r for r in fold_records}
+    seqs = data.sequences(corpus)
+    seq_speaker = np.array([corpus.speaker[s[0]] for s in seqs])
+    shuffled_seqs = W.shuffle_within(seqs, cfg.seed + 1000)
+    networks = by_network(cfg.analysis.estimators)
+    preps: dict = {}
+
+    def compute(keys, bar):
+        for key in keys:
+            task, f, clf, net, k = key.split("|")
+            f, k = int(f), int(k)
+            rec = folds[(task, f)]
+            test = _test_sequences(corpus, rec, seqs if clf == "blstm" else shuffled_seqs)
+            params = _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, f, clf,
+                                   networks[net][0], k, preps, None)
+            yield key, read_estimators(params, [x for x, _ in test], rec["width"], networks[net],
+                                       mode=cfg.analysis.mode)
+    return compute
+
+
+def worker_reader(cfg, workdir: str, fold_records: list[dict]):
+    """`_reader` built afresh in a worker process (`emojax.experiments.pool`); the probes it trains
+    are written to the workdir's ``probes/`` as in one process."""
+    from emojax.experiments import woellmer2012 as W
+    from emojax.experiments.runner import Workdir
+    return _reader(Workdir(Path(workdir)), cfg, W.load_corpus(cfg), fold_records)
+
+
+def analyze_workdir(wd, cfg, corpus, fold_records: list[dict], *, progress: bool = True,
+                    workers: int = 1) -> dict:
     """Context records, curves and figures from the checkpoints of the folds `fold_records` of a
     finished run in `wd` (an open `emojax.experiments.runner.Workdir`), with ``cfg.analysis``:
     every estimator of ``analysis.estimators`` over ``analysis.seeds`` training seeds (models the
-    run did not train are trained here once and kept in the workdir)."""
+    run did not train are trained here once and kept in the workdir). With ``workers > 1`` the
+    networks are trained and read in that many processes (`emojax.experiments.pool`), with the
+    same numbers."""
     from tqdm.auto import tqdm
 
     from emojax.experiments import woellmer2012 as W
@@ -313,30 +353,42 @@ def analyze_workdir(wd, cfg, corpus, fold_records: list[dict], *, progress: bool
         raise ValueError(f"{wd.path}: no finished folds to analyse")
     acfg = cfg.analysis
     seqs = data.sequences(corpus)
-    seq_speaker = np.array([corpus.speaker[s[0]] for s in seqs])
-    shuffled_seqs = W.shuffle_within(seqs, cfg.seed + 1000)
     conditions = [c for c in W.BLSTMS if c in cfg.classifiers]
-    S_by = {}                        # (task, condition, estimator) -> [[S per test sequence] per seed]
-    example = None                   # (J, S, x) of one 30-utterance sequence for Fig. 1
     networks = by_network(acfg.estimators)
     units = [(t, f, c, n, k) for (t, f) in sorted(folds) for c in conditions
              for n in networks for k in range(acfg.seeds)]
-    preps: dict = {}
-    bar = tqdm(units, desc="sequential Jacobians", disable=not progress, unit="model")
-    for task, f, clf, net, k in bar:
-        rec = folds[(task, f)]
+    keys = [_unit_key(*u) for u in units]
+    read: dict = {}
+    bar = tqdm(total=len(keys), desc="sequential Jacobians", disable=not progress, unit="model")
+    if workers > 1 and len(keys) > 1 and wd.writer:
+        from emojax.experiments import pool
+        bar.set_description(f"sequential Jacobians ({min(workers, len(keys))} workers)")
+        done = pool.compute((__name__, "worker_reader", (cfg, str(wd.path), fold_records)),
+                            [[k] for k in keys], workers)
+    else:
+        done = ((k, r, None) for k, r in _reader(wd, cfg, corpus, fold_records)(keys, None))
+    try:
+        for key, result, _ in done:
+            read[key] = result
+            bar.update(1)
+    finally:
+        bar.close()
+    S_by = {}                        # (task, condition, estimator) -> [[S per test sequence] per seed]
+    for (task, f, clf, net, k), key in zip(units, keys):
         cond = "ordered" if clf == "blstm" else "shuffled"
         for est in acfg.estimators:                   # records keep the estimators' order
             S_by.setdefault((task, cond, est), [[] for _ in range(acfg.seeds)])
-        test = _test_sequences(corpus, rec, seqs if clf == "blstm" else shuffled_seqs)
-        params = _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, f, clf,
-                               networks[net][0], k, preps, None)
-        read = read_estimators(params, [x for x, _ in test], rec["width"], networks[net],
-                               mode=acfg.mode)
-        for est, S in read.items():
+        for est, S in read[key].items():
             S_by[(task, cond, est)][k].extend(S)
-        if example is None and clf == "blstm" and "paper" in read and task == _fig1_task(cfg):
-            example = _fig1_example(params, test, rec["width"])
+    example = None                   # (J, S, x) of one 30-utterance sequence for Fig. 1
+    fig1 = next(((t, f) for t, f, c, n, k in units
+                 if c == "blstm" and k == 0 and "paper" in networks.get(n, ()) and t == _fig1_task(cfg)),
+                None)
+    if fig1 is not None:
+        rec = folds[fig1]
+        params = _probe_params(wd, cfg, corpus, seqs, None, rec, fig1[0], fig1[1], "blstm", "paper",
+                               0, {}, None)
+        example = _fig1_example(params, _test_sequences(corpus, rec, seqs), rec["width"])
     oracle = _oracle(corpus)
     if oracle is not None:
         test_spk = {s for r in folds.values() for s in r["test_speakers"]}

@@ -240,8 +240,18 @@ def diagnose(cfg: Config, spec: str, progress=None) -> dict:
     return out
 
 
+def corpus_computer(cfg: Config):
+    """The fold runner's compute over the corpora (also built in worker processes)."""
+    def compute(keys, bar):
+        for k in keys:
+            yield k, diagnose(cfg, k, bar)
+    return compute
+
+
 def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bool = True,
-        fresh: bool = False) -> dict:
+        fresh: bool = False, workers: int = 1) -> dict:
+    """Every corpus diagnosed (a piece each), then the tables and Figs. 5-6; `workers` > 1
+    diagnoses the corpora in that many local processes (`emojax.experiments.pool`)."""
     from emojax.experiments import results as R
     from emojax.experiments.runner import open_workdir, run_pieces
     t0 = time.time()
@@ -250,11 +260,9 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
                      "model": dataclasses.asdict(cfg.model), "train": dataclasses.asdict(cfg.train),
                      "analysis": dataclasses.asdict(cfg.analysis)} for spec in cfg.corpora}
     with open_workdir(workdir, fresh=fresh) as wd:
-        def compute(keys, bar):
-            for k in keys:
-                yield k, diagnose(cfg, k, bar)
-        done, stats = run_pieces(wd, pieces, compute, desc="context causes", unit="corpus",
-                                 progress=progress)
+        done, stats = run_pieces(wd, pieces, corpus_computer(cfg), desc="context causes",
+                                 unit="corpus", progress=progress, workers=workers,
+                                 spec=(__name__, "corpus_computer", (cfg,)))
         results = [done[s] for s in cfg.corpora]
         wall = round(time.time() - t0, 1)
         meta = R.run_meta("woellmer2012_causes", cfg, wall_s=wall, pieces=stats,

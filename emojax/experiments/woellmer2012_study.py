@@ -204,20 +204,29 @@ def scorecard(results: list[dict], estimators) -> dict:
     return out
 
 
+def point_computer(cfg: Config):
+    """The fold runner's compute over study points (also built in worker processes)."""
+    by_key = {_key(p): p for p in points(cfg)}
+
+    def compute(keys, bar):
+        for k in keys:
+            yield k, run_point(cfg, by_key[k], bar)
+    return compute
+
+
 def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bool = True,
-        fresh: bool = False) -> dict:
+        fresh: bool = False, workers: int = 1) -> dict:
+    """Every point of the grid (a piece each), then the scorecard, tables and Fig. 4; `workers`
+    > 1 computes the points in that many local processes (`emojax.experiments.pool`)."""
     from emojax.experiments import results as R
     from emojax.experiments.runner import open_workdir, run_pieces
     t0 = time.time()
     pts = points(cfg)
     pieces = {_key(p): _settings(cfg, p) for p in pts}
-    by_key = {_key(p): p for p in pts}
     with open_workdir(workdir, fresh=fresh) as wd:
-        def compute(keys, bar):
-            for k in keys:
-                yield k, run_point(cfg, by_key[k], bar)
-        done, stats = run_pieces(wd, pieces, compute, desc="context study", unit="point",
-                                 progress=progress)
+        done, stats = run_pieces(wd, pieces, point_computer(cfg), desc="context study",
+                                 unit="point", progress=progress, workers=workers,
+                                 spec=(__name__, "point_computer", (cfg,)))
         results = [{**done[_key(p)], "sweep": p["sweep"]} for p in pts]
         wall = round(time.time() - t0, 1)
         meta = R.run_meta("woellmer2012_study", cfg, wall_s=wall, pieces=stats,

@@ -1,0 +1,120 @@
+"""Local worker processes (`emojax.experiments.pool`): scheduling, pinning, failures, resume,
+and the same bits as one process."""
+import json
+import os
+
+import pytest
+
+from emojax.experiments import pool
+from emojax.experiments.runner import open_workdir, run_pieces
+
+HELPERS = "pool_helpers"
+needs_affinity = pytest.mark.skipif(not hasattr(os, "sched_getaffinity"),
+                                    reason="no CPU affinity on this OS")
+
+
+def test_core_sets_cover_every_core_evenly():
+    assert pool.core_sets(2, [0, 1]) == [[0], [1]]
+    assert pool.core_sets(3, [0, 1, 2, 3, 4, 5, 6]) == [[0, 1], [2, 3, 4], [5, 6]]
+    assert pool.core_sets(1, [4, 5]) == [[4, 5]]
+    assert pool.core_sets(3, [0, 1]) == [[0], [1], [0]]         # more workers than cores: shared
+
+
+def test_resolve(monkeypatch):
+    assert pool.resolve(3) == 3 and pool.resolve("2") == 2
+    monkeypatch.setenv(pool.WORKERS_ENV, "auto")
+    assert pool.resolve(None) == len(pool.schedulable_cores())   # JAX runs on the CPU here
+    monkeypatch.setenv(pool.WORKERS_ENV, "1")
+    assert pool.resolve(None) == 1
+    for bad in ("two", 0, "-1", True):
+        with pytest.raises(ValueError, match="workers"):
+            pool.resolve(bad)
+
+
+@needs_affinity
+def test_every_piece_once_each_worker_pinned():
+    stats = {}
+    out = list(pool.compute((HELPERS, "doubler", ()), [[str(i)] for i in range(7)], 2, stats=stats))
+    assert sorted(k for k, _, _ in out) == sorted(str(i) for i in range(7))
+    assert all(r["double"] == 2 * int(k) for k, r, _ in out)
+    assert stats["workers"] == 2 and stats["threads"] == len(pool.schedulable_cores())
+    seen = {r["pid"]: tuple(r["cores"]) for _, r, _ in out}
+    assert os.getpid() not in seen                 # computed by the workers, each on its share
+    assert set(seen.values()) <= {tuple(c) for c in stats["cores"]}
+
+
+def test_a_bad_input_in_a_worker_is_one_line_here():
+    with pytest.raises(ValueError, match=r"piece 3: bad value 'x' in row 3"):
+        list(pool.compute((HELPERS, "doubler", ("3",)), [[str(i)] for i in range(6)], 2))
+
+
+def test_a_killed_worker_is_reported():
+    with pytest.raises(RuntimeError, match=r"exit code 9.*rerun the same command to resume"):
+        list(pool.compute((HELPERS, "doubler", (None, "2")), [[str(i)] for i in range(4)], 2,
+                          poll_s=0.2))
+
+
+def test_run_pieces_with_workers_writes_here_and_resumes(tmp_path):
+    pieces = {str(i): {"i": i} for i in range(5)}
+
+    def here(keys, bar):                           # never called: the workers compute
+        raise AssertionError("computed in this process")
+    with open_workdir(tmp_path) as wd:
+        recs, stats = run_pieces(wd, pieces, here, workers=2, spec=(HELPERS, "doubler", ()),
+                                 progress=False)
+    assert [r["double"] for r in recs.values()] == [0, 2, 4, 6, 8]
+    assert stats["computed"] == 5 and stats["workers"] == 2
+    saved = json.loads((tmp_path / "pieces" / "3.json").read_text())
+    assert saved["record"]["double"] == 6 and saved["settings"] == {"i": 3}
+    with open_workdir(tmp_path) as wd:             # a rerun reuses every piece, whatever workers
+        recs2, stats2 = run_pieces(wd, pieces, here, workers=1, progress=False)
+    assert recs2 == recs and stats2["reused"] == 5 and stats2["computed"] == 0
+
+
+@needs_affinity
+@pytest.mark.skipif(len(pool.schedulable_cores()) < 2, reason="one core: workers cannot be pinned apart")
+def test_workers_compute_the_bits_of_one_process():
+    """Two workers, each pinned to one core, train at the Wöllmer shape and end with parameters
+    bit-identical to the same training in this (unpinned) process."""
+    keys = ["1", "2"]
+    here = dict((k, h) for k, h in pool_helpers_trainer()(keys, None))
+    there = {k: h for k, h, _ in pool.compute((HELPERS, "trainer", ()), [[k] for k in keys], 2)}
+    assert there == here
+
+
+def pool_helpers_trainer():
+    import pool_helpers
+    return pool_helpers.trainer()
+
+
+def test_reproduction_with_workers_equals_one_process(tmp_path):
+    """`emojax reproduce --workers 2`: the folds and the analysis's probes computed by two
+    workers give the records, Table 1 and context.json of one process."""
+    from emojax import cli
+    runs = {}
+    for n in ("1", "2"):
+        wd = tmp_path / f"w{n}"
+        assert cli.main(["reproduce", "woellmer2012:quick", "--workdir", str(wd), "--no-progress",
+                         "--set", "tasks=[valence3]", "--workers", n]) == 0
+        runs[n] = wd
+    one, two = runs["1"], runs["2"]
+    for piece in sorted((one / "pieces").glob("*.json")):
+        assert json.loads(piece.read_text())["record"] == \
+            json.loads((two / "pieces" / piece.name).read_text())["record"], piece.name
+    assert (one / "results" / "table1.md").read_bytes() == (two / "results" / "table1.md").read_bytes()
+    assert json.loads((one / "results" / "context.json").read_text())["records"] == \
+        json.loads((two / "results" / "context.json").read_text())["records"]
+    assert sorted(p.name for p in (two / "probes").iterdir()) == \
+        sorted(p.name for p in (one / "probes").iterdir())
+    meta = json.loads((two / "results" / "run.json").read_text())
+    assert meta["pieces"]["workers"] == 2 and meta["compile"]["count"] > 0
+
+
+def test_cli_rejects_bad_workers(tmp_path, capsys):
+    from emojax import cli
+    assert cli.main(["reproduce", "woellmer2012:quick", "--workdir", str(tmp_path),
+                     "--workers", "many"]) == 2
+    assert "workers 'many'" in capsys.readouterr().err
+    assert cli.main(["reproduce", "mirsamadi2017:quick", "--workdir", str(tmp_path / "m"),
+                     "--workers", "2"]) == 2
+    assert "drop --workers" in capsys.readouterr().err
