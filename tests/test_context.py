@@ -240,3 +240,36 @@ def test_per_direction_counts_and_profile_against_naive():
     assert th["past_ge"][0] == pytest.approx(6.0)                # 2 · 0.5^d >= 3 % up to d = 6
     with pytest.raises(ValueError, match=r"\(2, T, T\)"):
         C.context_counts(np.zeros((3, 4, 4)), 0.03)
+
+
+def test_count_table_equals_counts_at_every_threshold():
+    """One pass over each matrix (`count_table`) gives `context_counts` at every threshold, whole
+    and per direction, padded or not; functions given the table give what they give the matrices."""
+    rng = np.random.default_rng(3)
+    thetas = [0.01, 0.03, 0.07, 0.2]
+    for trial in range(12):
+        T = int(rng.integers(1, 14))
+        shape = (2, T, T) if trial % 3 == 2 else (T, T)
+        mats = [rng.exponential(size=shape) ** 3 for _ in range(3)]
+        mats[0][..., rng.integers(T), :] = 0.0                       # an all-zero row
+        lens = [int(rng.integers(0, T + 1)) for _ in mats]
+        table = C.count_table(mats, thetas, lens)
+        for S, L, c in zip(mats, lens, table.counts):
+            for j, th in enumerate(thetas):
+                past, future = C.context_counts(S[..., :L, :L], th)
+                np.testing.assert_array_equal(c[j, 0], past)
+                np.testing.assert_array_equal(c[j, 1], future)
+        for th in thetas:
+            np.testing.assert_array_equal(C.step_counts(table, th, min_predecessors=2),
+                                          C.step_counts(mats, th, min_predecessors=2, lengths=lens))
+            assert C.context_vs_position(table, th) == C.context_vs_position(mats, th, lengths=lens)
+        merged = C.merge_tables([table, C.count_table(mats[:1], thetas, lens[:1])])
+        assert merged.lengths == tuple(lens) + tuple(lens[:1])
+    with pytest.raises(ValueError, match="not in the count table"):
+        C.step_counts(table, 0.05)
+
+
+def test_bootstrap_draw_counts_equal_bincounts():
+    draws = np.random.default_rng(0).integers(0, 7, (50, 7))
+    np.testing.assert_array_equal(C._draw_counts(draws, 7),
+                                  np.stack([np.bincount(d, minlength=7) for d in draws]))

@@ -23,6 +23,7 @@ does, it overcounts by the inverse of the forward direction's share of the curre
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -78,6 +79,60 @@ def context_counts(S, threshold: float, length: int | None = None) -> tuple[np.n
     return out[0], out[1]
 
 
+@dataclasses.dataclass(frozen=True)
+class CountTable:
+    """`context_counts` of several sequences at several thresholds, computed once (`count_table`):
+    ``counts[n] (len(thresholds), 2, L_n)`` = (past, future) of sequence n at each threshold. Every
+    function below that takes ``S_list`` also takes a table that holds its threshold(s)."""
+    thresholds: np.ndarray
+    lengths: tuple[int, ...]
+    counts: tuple[np.ndarray, ...]
+
+
+def _counts_all(S, thresholds: np.ndarray) -> np.ndarray:
+    """``(len(thresholds), 2, T)``: `context_counts` of one matrix at every threshold, one pass
+    with the same comparisons (``S >= threshold * row max``)."""
+    P, Fu = _sides(S)
+    T = P.shape[0]
+    t = np.arange(T)
+    out = np.zeros((len(thresholds), 2, T), np.int64)
+    if T == 0:
+        return out
+    for i, (A, side) in enumerate(((P, t[None, :] < t[:, None]), (Fu, t[None, :] > t[:, None]))):
+        ref = A.max(axis=1, keepdims=True)                                   # (T, 1)
+        relevant = (A[None] >= thresholds[:, None, None] * ref[None]) & (ref > 0)[None]
+        out[:, i] = (relevant & side[None]).sum(axis=-1)
+    return out
+
+
+def count_table(S_list, thresholds, lengths: Sequence[int] | None = None) -> CountTable:
+    """The counts of every sequence at every threshold (`CountTable`), each matrix read once."""
+    if isinstance(S_list, CountTable):
+        return S_list
+    th = np.asarray(thresholds, np.float64).reshape(-1)
+    seqs = list(_sequences(S_list, lengths))
+    return CountTable(th, tuple(L for _, L in seqs), tuple(_counts_all(S, th) for S, _ in seqs))
+
+
+def merge_tables(tables: Sequence[CountTable]) -> CountTable:
+    """The sequences of several tables (same thresholds) as one, in order."""
+    th = tables[0].thresholds
+    if any(not np.array_equal(t.thresholds, th) for t in tables):
+        raise ValueError("count tables of different thresholds cannot be merged")
+    return CountTable(th, sum((t.lengths for t in tables), ()), sum((t.counts for t in tables), ()))
+
+
+def _at(S_list, threshold: float, lengths: Sequence[int] | None = None):
+    """``[(past, future, L)]`` per sequence at `threshold`, from matrices or a `CountTable`."""
+    table = count_table(S_list, [threshold], lengths)
+    hit = np.flatnonzero(table.thresholds == threshold)
+    if hit.size == 0:
+        raise ValueError(f"threshold {threshold} is not in the count table "
+                         f"({table.thresholds.tolist()})")
+    j = int(hit[0])
+    return [(c[j, 0], c[j, 1], L) for c, L in zip(table.counts, table.lengths)]
+
+
 def context_vs_position(S_list, threshold: float, max_position: int | None = None,
                         lengths: Sequence[int] | None = None) -> dict[int, tuple[float, float, int]]:
     """Mean relevant past/future context by position in the sequence (Wöllmer 2012 Fig. 2).
@@ -87,8 +142,7 @@ def context_vs_position(S_list, threshold: float, max_position: int | None = Non
     ``max_position`` steps (t < max_position).
     """
     sums: dict[int, list] = {}
-    for S, L in _sequences(S_list, lengths):
-        past, future = context_counts(S, threshold)
+    for past, future, L in _at(S_list, threshold, lengths):
         for t in range(L if max_position is None else min(L, max_position)):
             acc = sums.setdefault(t, [0.0, 0.0, 0])
             acc[0] += past[t]
@@ -101,8 +155,7 @@ def _position_spread(S_list, threshold: float, lengths) -> dict[int, tuple[float
     """{t: (sd of past counts, sd of future counts)} over the sequences reaching step t (ddof=1;
     0 where one sequence does)."""
     by_t: dict[int, list] = {}
-    for S, L in zip(S_list, lengths):
-        past, future = context_counts(S, threshold, L)
+    for past, future, L in _at(S_list, threshold, lengths):
         for t in range(L):
             by_t.setdefault(t, []).append((past[t], future[t]))
     return {t: tuple(np.std(np.asarray(v, float), axis=0, ddof=1)) if len(v) > 1 else (0.0, 0.0)
@@ -119,14 +172,13 @@ def context_vs_threshold(S_list, thresholds, *, min_predecessors: int = 10,
     Returns arrays of shape (len(thresholds),): ``thresholds, past_all, future_all, n_all, past_ge,
     future_ge, n_ge``; a mean over no steps is NaN.
     """
-    seqs = list(_sequences(S_list, lengths))
     th = np.asarray(thresholds, np.float64).reshape(-1)
+    table = count_table(S_list, th, lengths)
     out = {k: np.zeros(th.shape) for k in ("past_all", "future_all", "past_ge", "future_ge")}
-    n_all = sum(L for _, L in seqs)
-    n_ge = sum(max(L - min_predecessors, 0) for _, L in seqs)
+    n_all = sum(table.lengths)
+    n_ge = sum(max(L - min_predecessors, 0) for L in table.lengths)
     for j, theta in enumerate(th):
-        for S, L in seqs:
-            past, future = context_counts(S, theta)
+        for past, future, L in _at(table, theta):
             out["past_all"][j] += past.sum()
             out["future_all"][j] += future.sum()
             out["past_ge"][j] += past[min_predecessors:].sum()
@@ -214,15 +266,14 @@ def context_records(S_list, *, task: str, condition: str, thetas,
     training seeds of the same sequences make it too narrow); callers with several seeds add the
     two-way bootstrap interval of `context_interval` to the means.
     """
-    seqs = list(_sequences(S_list, lengths))
-    mats, lens = [S for S, _ in seqs], [L for _, L in seqs]
     thetas = [float(t) for t in np.asarray(thetas, np.float64).reshape(-1)]
-    by_th = context_vs_threshold(mats, thetas, min_predecessors=min_predecessors, lengths=lens)
+    table = count_table(S_list, thetas, lengths)           # every matrix read once
+    by_th = context_vs_threshold(table, thetas, min_predecessors=min_predecessors)
     base = {"task": task, "condition": condition}
     recs = []
     for j, theta in enumerate(thetas):
-        spread = _position_spread(mats, theta, lens)
-        for t, (p, f, n) in context_vs_position(mats, theta, max_position, lens).items():
+        spread = _position_spread(table, theta, None)
+        for t, (p, f, n) in context_vs_position(table, theta, max_position).items():
             rec = {**base, "theta": theta, "position": int(t), "past": float(p),
                    "future": float(f), "n": int(n)}
             if n > 1:                               # normal-approximation 95 % interval of a mean
@@ -246,11 +297,16 @@ def step_counts(S_list, theta: float, *, min_predecessors: int = 10,
     with at least ``min_predecessors`` predecessors, shape (N, 3). `context_vs_threshold`'s
     ``*_ge`` means are ``sums.sum(0)[:2] / sums.sum(0)[2]``; `context_interval` resamples rows."""
     rows = []
-    for S, L in _sequences(S_list, lengths):
-        past, future = context_counts(S, theta)
+    for past, future, L in _at(S_list, theta, lengths):
         rows.append((past[min_predecessors:L].sum(), future[min_predecessors:L].sum(),
                      max(L - min_predecessors, 0)))
     return np.asarray(rows, np.float64).reshape(-1, 3)
+
+
+def _draw_counts(draws: np.ndarray, n: int) -> np.ndarray:
+    """``(n_boot, n)``: how often each index was drawn, per bootstrap draw (one bincount)."""
+    b = draws.shape[0]
+    return np.bincount((np.arange(b)[:, None] * n + draws).ravel(), minlength=b * n).reshape(b, n)
 
 
 def context_interval(counts, *, level: float = 0.95, n_boot: int = 2000,
@@ -279,8 +335,8 @@ def context_interval(counts, *, level: float = 0.95, n_boot: int = 2000,
     rng = np.random.default_rng(seed)
     ri = rng.integers(0, R, (n_boot, R))                                    # seeds drawn
     si = rng.integers(0, N, (n_boot, N)) if N else np.zeros((n_boot, 0), int)
-    seed_w = np.stack([np.bincount(r, minlength=R) for r in ri])          # (n_boot, R)
-    seq_w = np.stack([np.bincount(s, minlength=N) for s in si]) if N else np.zeros((n_boot, 0))
+    seed_w = _draw_counts(ri, R)                                            # (n_boot, R)
+    seq_w = _draw_counts(si, N) if N else np.zeros((n_boot, 0))
     sums = np.einsum("br,bn,rnk->bk", seed_w, seq_w, c)                   # (n_boot, 3)
     a = (1 - level) / 2
     for j, key in enumerate(("past", "future")):

@@ -439,7 +439,8 @@ def _pooled(per_seed: list) -> list:
 def interval(per_seed: list, acfg: AnalysisConfig, theta: float | None = None,
              min_predecessors: int | None = None) -> dict:
     """`emojax.analysis.context.context_interval` of matrices measured on several seeds (the same
-    test sequences in each), at θ (``acfg.theta`` by default) over the position rule's steps."""
+    test sequences in each; or their `count_table`s), at θ (``acfg.theta`` by default) over the
+    position rule's steps."""
     from emojax.analysis import context as ctx
     th = acfg.theta if theta is None else theta
     mp = acfg.min_predecessors if min_predecessors is None else min_predecessors
@@ -476,8 +477,9 @@ def _records(S_by: dict, acfg: AnalysisConfig, thetas) -> list[dict]:
     from emojax.analysis import context as ctx
     records = []
     for (task, cond, est), per_seed in S_by.items():
-        recs = ctx.context_records(_pooled(per_seed), task=task, condition=cond, thetas=thetas,
-                                   min_predecessors=acfg.min_predecessors)
+        per_seed = [ctx.count_table(S, thetas) for S in per_seed]    # each matrix read once
+        recs = ctx.context_records(ctx.merge_tables(per_seed), task=task, condition=cond,
+                                   thetas=thetas, min_predecessors=acfg.min_predecessors)
         for r in recs:
             r["estimator"] = est
             if isinstance(r["position"], str):
