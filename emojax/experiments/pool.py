@@ -1,10 +1,11 @@
 """Independent pieces of work in local worker processes, each pinned to its share of the cores.
 
 On a CPU, one process training one utterance-level BLSTM (batch 8 × 48 steps, 128 cells per
-direction) keeps about 1.3 of this 2-core VM's cores busy: the per-step matmuls are small, and XLA
-splits only part of each step over its threads. Two processes, each pinned to one core, train two
-such models in parallel: 1.6× the throughput (measured; `results/bench/whole-cpu.md`). So the fold
-runner (`emojax.experiments.runner.run_pieces`) and the Wöllmer analysis hand their pieces to
+direction) keeps about 1.3 of a 2-core VM's cores busy (6.3 ms per step unpinned, 8.0 ms on one
+core): the per-step matmuls are small, and XLA splits only part of each step over its threads.
+Two processes, each pinned to one core, train two such models at once, 1.6× the throughput of
+one (measured on whole folds; README, "Speed and scale"). So the fold runner
+(`emojax.experiments.runner.run_pieces`) and the Wöllmer analysis hand their pieces to
 ``workers`` processes here; on a GPU or TPU one process keeps the device (``auto`` gives 1 there).
 
 **The same numbers.** XLA's CPU thread pool size sets how a contraction's sum is split, so a
