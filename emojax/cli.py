@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 WORKERS_HELP = ("local processes that compute the pieces, each pinned to its cores, with the "
                 "numbers of one process (default auto = $EMOJAX_WORKERS or one per core on a "
-                "CPU, 1 on a GPU/TPU)")
+                "CPU, at most 8; 1 on a GPU/TPU)")
 
 
 def build_config(name: str, config_file: str | None, corpus: str | None, sets: list[str]):

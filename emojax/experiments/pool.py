@@ -29,6 +29,7 @@ import traceback
 from typing import Iterator
 
 WORKERS_ENV = "EMOJAX_WORKERS"
+AUTO_MAX = 8                      # ``auto``'s ceiling (see `resolve`)
 
 
 def schedulable_cores() -> list[int]:
@@ -42,8 +43,11 @@ def schedulable_cores() -> list[int]:
 
 def resolve(workers: int | str | None) -> int:
     """The number of worker processes: an int ≥ 1 as given; ``"auto"`` or None reads
-    ``$EMOJAX_WORKERS`` (an int or ``auto``), and ``auto`` means one per schedulable core on a CPU
-    backend in a single-process run, else 1 (an accelerator, or `emojax.parallel`'s processes)."""
+    ``$EMOJAX_WORKERS`` (an int or ``auto``), and ``auto`` means one per schedulable core, at most
+    `AUTO_MAX`, on a CPU backend in a single-process run, else 1 (an accelerator, or
+    `emojax.parallel`'s processes). Each worker holds its own corpus and XLA runtime (about
+    360 MB for the Wöllmer run) and runs the parent's thread count on its share of the cores, so
+    many workers on a large machine oversubscribe each share; only 2 cores were measured."""
     if workers is None:
         workers = os.environ.get(WORKERS_ENV, "auto")
     if isinstance(workers, str):
@@ -57,7 +61,7 @@ def resolve(workers: int | str | None) -> int:
             import jax
             if jax.default_backend() != "cpu" or jax.process_count() > 1:
                 return 1
-            return len(schedulable_cores())
+            return min(len(schedulable_cores()), AUTO_MAX)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers {workers!r}: give a whole number of processes ≥ 1 or 'auto'")
     return workers
