@@ -3,13 +3,15 @@ import hashlib
 import os
 
 
-def doubler(fail_on: str | None = None, die_on: str | None = None):
-    """compute(keys) -> (key, {"double", "pid", "cores"}); a ValueError at `fail_on`, a hard exit
-    (as if killed) at `die_on`."""
+def doubler(fail_on: str | None = None, die_on: str | None = None, disk_full_on: str | None = None):
+    """compute(keys) -> (key, {"double", "pid", "cores"}); a ValueError at `fail_on`, an OSError
+    at `disk_full_on`, a hard exit (as if killed) at `die_on`."""
     def compute(keys, bar):
         for key in keys:
             if key == fail_on:
                 raise ValueError(f"piece {key}: bad value 'x' in row 3")
+            if key == disk_full_on:
+                raise OSError(28, "No space left on device", f"/tmp/run/pieces/{key}.json")
             if key == die_on:
                 os._exit(9)
             yield key, {"double": 2 * int(key), "pid": os.getpid(),

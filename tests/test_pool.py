@@ -46,6 +46,8 @@ def test_every_piece_once_each_worker_pinned():
 def test_a_bad_input_in_a_worker_is_one_line_here():
     with pytest.raises(ValueError, match=r"piece 3: bad value 'x' in row 3"):
         list(pool.compute((HELPERS, "doubler", ("3",)), [[str(i)] for i in range(6)], 2))
+    with pytest.raises(OSError, match=r"No space left on device: '/tmp/run/pieces/2.json'"):
+        list(pool.compute((HELPERS, "doubler", (None, None, "2")), [[str(i)] for i in range(4)], 2))
 
 
 def test_a_killed_worker_is_reported():

@@ -100,15 +100,17 @@ def _worker(index: int, cores: list[int], spec, options: dict, todo, done) -> No
     except KeyboardInterrupt:
         pass
     except BaseException as e:                      # sent to the parent, which raises it there
-        done.put(("error", index, e.__class__.__name__, str(e), traceback.format_exc()))
+        kind = ("ValueError" if isinstance(e, ValueError) else "OSError" if isinstance(e, OSError)
+                else e.__class__.__name__)
+        done.put(("error", index, kind, str(e), traceback.format_exc()))
 
 
 def compute(spec, groups: list[list[str]], workers: int, *, stats: dict | None = None,
             poll_s: float = 1.0) -> Iterator[tuple[str, object, float]]:
     """Compute every group of keys in `workers` processes; yield ``(key, result, seconds)`` as
     each piece is done (completion order). A failure in a worker stops the others and is raised
-    here: a `ValueError` (bad input or state: one line for the user) as a ValueError, anything
-    else as a RuntimeError carrying the worker's traceback. `stats` (if given) receives
+    here: a `ValueError` or `OSError` (bad input or state, a failed write: one line for the user)
+    as the same, anything else as a RuntimeError carrying the worker's traceback. `stats` (if given) receives
     ``workers``, ``cores`` (per worker) and ``threads`` (XLA's, per worker); the workers' compile
     time is added to this process's (`emojax.runtime.compile_seconds`)."""
     import multiprocessing as mp
@@ -159,8 +161,8 @@ def compute(spec, groups: list[list[str]], workers: int, *, stats: dict | None =
                 from emojax.runtime import add_compile_seconds
                 add_compile_seconds(a["seconds"], a["count"])      # run.json's compile: all of it
             else:
-                if a == "ValueError":
-                    raise ValueError(b)
+                if a in ("ValueError", "OSError"):        # bad input or state: one line
+                    raise (ValueError if a == "ValueError" else OSError)(b)
                 raise RuntimeError(f"emojax-worker-{i} failed: {a}: {b}\n{c}")
     finally:
         for p in procs:
