@@ -120,3 +120,19 @@ def test_cli_rejects_bad_workers(tmp_path, capsys):
     assert cli.main(["reproduce", "mirsamadi2017:quick", "--workdir", str(tmp_path / "m"),
                      "--workers", "2"]) == 2
     assert "drop --workers" in capsys.readouterr().err
+
+
+def test_a_script_on_stdin_computes_in_its_own_process():
+    """`spawn` cannot re-import a main script piped to ``python -``: the pieces are computed in
+    that process instead, with the same results."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = ("from emojax.experiments import pool\n"
+              "out = list(pool.compute(('pool_helpers', 'doubler', ()), [['1'], ['2']], 2))\n"
+              "print(sorted((k, r['double']) for k, r, _ in out))\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    got = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.strip() == "[('1', 2), ('2', 4)]"

@@ -77,6 +77,14 @@ def core_sets(n: int, cores: list[int] | None = None) -> list[list[int]]:
     return [cores[bounds[i]:bounds[i + 1]] for i in range(n)]
 
 
+def _spawnable() -> bool:
+    """Whether ``spawn`` can start workers: it re-imports the parent's main script, which must
+    then be a file (a script piped to ``python -`` is not; a notebook or ``python -c`` has none)."""
+    import sys
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    return main is None or os.path.exists(main)
+
+
 def _worker(index: int, cores: list[int], spec, options: dict, todo, done) -> None:
     """One worker: pin, build the compute function from `spec`, then compute groups of keys from
     `todo` until a None arrives; report each result, every failure and the compile time to `done`."""
@@ -116,6 +124,18 @@ def compute(spec, groups: list[list[str]], workers: int, *, stats: dict | None =
     import multiprocessing as mp
     n = min(workers, len(groups))
     if n == 0:
+        return
+    if n == 1 or not _spawnable():                  # compute here, with the same contract
+        import importlib
+        module, function, args = spec
+        fn = getattr(importlib.import_module(module), function)(*args)
+        for keys in groups:
+            t0 = time.time()
+            for key, result in fn(keys, None):
+                yield key, result, round(time.time() - t0, 2)
+                t0 = time.time()
+        if stats is not None:
+            stats.update({"workers": 1})
         return
     from emojax.runtime import cache_enabled
     ctx = mp.get_context("spawn")
