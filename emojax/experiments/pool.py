@@ -77,6 +77,14 @@ def core_sets(n: int, cores: list[int] | None = None) -> list[list[int]]:
     return [cores[bounds[i]:bounds[i + 1]] for i in range(n)]
 
 
+def _timed(compute, keys):
+    """``(key, result, seconds)`` for each piece that ``compute(keys, None)`` yields."""
+    t0 = time.time()
+    for key, result in compute(keys, None):
+        yield key, result, round(time.time() - t0, 2)
+        t0 = time.time()
+
+
 def _spawnable() -> bool:
     """Whether ``spawn`` can start workers: it re-imports the parent's main script, which must
     then be a file (a script piped to ``python -`` is not; a notebook or ``python -c`` has none)."""
@@ -100,10 +108,8 @@ def _worker(index: int, cores: list[int], spec, options: dict, todo, done) -> No
         module, function, args = spec
         compute = getattr(importlib.import_module(module), function)(*args)
         while (keys := todo.get()) is not None:
-            t0 = time.time()
-            for key, result in compute(keys, None):
-                done.put(("result", index, key, result, round(time.time() - t0, 2)))
-                t0 = time.time()
+            for key, result, sec in _timed(compute, keys):
+                done.put(("result", index, key, result, sec))
         done.put(("exit", index, runtime.compile_seconds(), None, None))
     except KeyboardInterrupt:
         pass
@@ -130,10 +136,7 @@ def compute(spec, groups: list[list[str]], workers: int, *, stats: dict | None =
         module, function, args = spec
         fn = getattr(importlib.import_module(module), function)(*args)
         for keys in groups:
-            t0 = time.time()
-            for key, result in fn(keys, None):
-                yield key, result, round(time.time() - t0, 2)
-                t0 = time.time()
+            yield from _timed(fn, keys)
         if stats is not None:
             stats.update({"workers": 1})
         return
