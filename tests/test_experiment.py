@@ -150,12 +150,18 @@ def test_context_study_quick(tmp_path):
                                                   "memoryless_directional"}
     assert all(r["past_low"] <= r["past"] <= r["past_high"] for r in measured)
     oracle_f1 = [r["f1"] for r in doc["records"] if r["condition"] == "oracle"]
-    assert len(oracle_f1) == 4 and all(0 < v <= 1 for v in oracle_f1)
+    assert len(oracle_f1) == 6 and all(0 < v <= 1 for v in oracle_f1)
     card = doc["meta"]["scorecard"]
     assert card["all/paper"]["points"] == 4 and 0 <= card["all/memoryless"]["within_1"] <= 1
     assert card["all, rho >= 0.5/paper"]["points"] == 4
     assert (wd / "results" / "fig4_measured_vs_true.png").is_file()
-    assert len(list((wd / "pieces").glob("*.json"))) == 4
+    # the corpus-size sweep: 30 and 60 sequences at rho 0.9, snr 0.25 (two more points)
+    sizes = {r["sequences"]: r for r in doc["records"] if r["sweep"] == "sequences"
+             and r["condition"] == "oracle"}
+    assert set(sizes) == {30, 60} and sizes[60]["n_sequences"] > sizes[30]["n_sequences"]
+    assert (wd / "results" / "fig7_context_vs_size.png").is_file()
+    assert "| sequences | synthetic | 0.9 | 0.25 | 0 | 60 |" in (wd / "results" / "context_study.md").read_text()
+    assert len(list((wd / "pieces").glob("*.json"))) == 6
 
 
 def test_context_causes_quick(tmp_path):

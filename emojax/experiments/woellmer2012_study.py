@@ -15,13 +15,15 @@ over test sequences, beside the truth on the same test sequences:
   ``sequences`` speaker sequences (fewer than the default corpus: the study's cost);
 - the second known-answer corpus (`emojax.data.statespace`: 60 sequences, 40 features of which
   half weak) over ``rhos`` x ``statespace_snrs`` x ``statespace_seeds``;
+- the embedded corpus's size: ``sizes`` sequences at ``size_rhos`` x ``size_snr`` (weak signal),
+  where the error of the grid is largest: does it shrink with more data to learn from (Fig. 7)?
 - optional training sweeps at the default corpus (``l2s``, ``forget_biases``, ``scales``).
 
 Corpus seeds of the default config were never used while an estimator was chosen or examined
 (the memoryless probe was chosen on statespace seeds 0-2 and embedded seed 0, checked on embedded
 seed 10 and statespace seeds 10-11; the per-direction reading was examined on embedded seeds 1-2;
-the causes use seed 20). Writes WORKDIR/results/context_study.{json,csv,md}
-and fig4_measured_vs_true.png; the default run publishes them to results/woellmer2012/.
+the causes use seed 20). Writes WORKDIR/results/context_study.{json,csv,md},
+fig4_measured_vs_true.png and fig7_context_vs_size.png; the default run publishes them to results/woellmer2012/.
 """
 from __future__ import annotations
 
@@ -52,6 +54,12 @@ class Config:
     sequences: int = 100                                 # embedded corpus size (default: 300)
     statespace_snrs: tuple[float, ...] = (0.07,)
     statespace_seeds: tuple[int, ...] = (12, 13)
+    # corpus size: the embedded corpus at each of ``sizes`` sequences (rho in ``size_rhos``, snr
+    # ``size_snr``, corpus ``seeds``): does the error where the true context is long and the signal
+    # weak shrink as the network gets more data to learn it from?
+    sizes: tuple[int, ...] = (100, 300, 900)
+    size_rhos: tuple[float, ...] = (0.0, 0.9, 0.95)
+    size_snr: float = 0.25
     # optional training sweeps at the default embedded corpus (rho 0.9, seed 0, full size)
     l2s: tuple[float, ...] = ()
     forget_biases: tuple[float, ...] = ()
@@ -73,6 +81,11 @@ class Config:
         for v in tuple(self.snrs) + tuple(self.statespace_snrs):
             check("snrs", v, positive=True)
         check("sequences", self.sequences, at_least=10)
+        for n in self.sizes:
+            check("sizes", n, at_least=10)
+        for r in self.size_rhos:
+            check("size_rhos", r, at_least=0.0, below=1.0)
+        check("size_snr", self.size_snr, positive=True)
         for v in self.l2s:
             check("l2s", v, at_least=0.0)
         for v in self.scales:
@@ -83,6 +96,7 @@ class Config:
 SUMMARY = ("context_study.md",)
 RECORD = "context_study.json"
 QUICK = {"folds": 1, "rhos": [0.5, 0.9], "snrs": [1.0], "seeds": [0], "sequences": 30,
+         "sizes": [30, 60], "size_rhos": [0.9],
          "statespace_snrs": [0.07], "statespace_seeds": [0], "model": {"hidden": 16},
          "train": {"max_epochs": 3, "patience": 1}}
 
@@ -90,12 +104,16 @@ QUICK = {"folds": 1, "rhos": [0.5, 0.9], "snrs": [1.0], "seeds": [0], "sequences
 def points(cfg: Config) -> list[dict]:
     """Every study point: its corpus spec and the training settings that differ from the defaults."""
     base = {"l2": cfg.train.l2, "forget_bias": cfg.model.forget_bias}
-    out = [{**base, "sweep": "rho_snr", "corpus": "synthetic", "rho": r, "snr": v, "seed": s,
-            "spec": f"synthetic:rho={r},snr={v},seed={s},sequences={cfg.sequences}"}
+    def embedded(sweep, r, v, s, n):
+        return {**base, "sweep": sweep, "corpus": "synthetic", "rho": r, "snr": v, "seed": s,
+                "sequences": n, "spec": f"synthetic:rho={r},snr={v},seed={s},sequences={n}"}
+    out = [embedded("rho_snr", r, v, s, cfg.sequences)
            for r in cfg.rhos for v in cfg.snrs for s in cfg.seeds]
     out += [{**base, "sweep": "rho_snr", "corpus": "statespace", "rho": r, "snr": v, "seed": s,
              "spec": f"statespace:rho={r},snr={v},seed={s}"}
             for r in cfg.rhos for v in cfg.statespace_snrs for s in cfg.statespace_seeds]
+    out += [embedded("sequences", r, cfg.size_snr, s, n)
+            for r in cfg.size_rhos for s in cfg.seeds for n in cfg.sizes]
     default = {**base, "corpus": "synthetic", "rho": 0.9, "snr": 1.0, "seed": 0}
     for sweep, key, values in (("l2", "l2", cfg.l2s), ("forget_bias", "forget_bias", cfg.forget_biases),
                                ("scale", "scale", cfg.scales)):
@@ -227,7 +245,8 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
         done, stats = run_pieces(wd, pieces, point_computer(cfg), desc="context study",
                                  unit="point", progress=progress, workers=workers,
                                  spec=(__name__, "point_computer", (cfg,)))
-        results = [{**done[_key(p)], "sweep": p["sweep"]} for p in pts]
+        results = [{**done[_key(p)], "sweep": p["sweep"], "sequences": p.get("sequences")}
+                   for p in pts]
         wall = round(time.time() - t0, 1)
         meta = R.run_meta("woellmer2012_study", cfg, wall_s=wall, pieces=stats,
                           wall_s_total=round(wall + stats["reused_s"], 1),
@@ -240,7 +259,8 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
         meta["recommended_estimator"] = cfg.analysis.recommended
         meta["scorecard"] = card
         records = []
-        ident = ("sweep", "corpus", "rho", "snr", "seed", "l2", "forget_bias", "folds", "n_sequences")
+        ident = ("sweep", "corpus", "rho", "snr", "seed", "sequences", "l2", "forget_bias", "folds",
+                 "n_sequences")
         for r in results:
             base = {"task": r["task"], "theta": cfg.analysis.theta,
                     "position": cfg.analysis.position, **{k: r.get(k) for k in ident}}
@@ -257,6 +277,7 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
         R.write_csv(outdir / "context_study.csv", cols, ([r.get(c, "") for c in cols] for r in records))
         (outdir / "context_study.md").write_text(markdown(results, cfg.analysis, card, meta["wall_s_total"]))
         fig4(results, outdir / "fig4_measured_vs_true.png", cfg.analysis)
+        fig7(results, outdir / "fig7_context_vs_size.png", cfg.analysis)
         if publish is not None:
             R.publish(outdir, publish)
     return {"meta": meta, "records": records}
@@ -294,9 +315,9 @@ def markdown(results: list[dict], acfg: AnalysisConfig, card: dict, wall: float)
     for v in sorted(card.values(), key=lambda v: (ests.index(v["estimator"]), v["corpus"])):
         lines.append(f"| {v['estimator']} | {v['corpus']} | {v['points']} | "
                      f"{100 * v['within_1']:.0f} % | {v['mean_error']:+.2f} | {v['spearman']:.2f} |")
-    head = "| sweep | corpus | rho | snr | seed | truth | " + " | ".join(
+    head = "| sweep | corpus | rho | snr | seed | sequences | truth | " + " | ".join(
         f"{e} past [{pct}] | {e} error" for e in ests) + " | F1 | F1 oracle |"
-    lines += ["", head, "|" + "---|" * (8 + 2 * len(ests))]
+    lines += ["", head, "|" + "---|" * (9 + 2 * len(ests))]
 
     def pct_or_dash(v):
         return "–" if v is None else f"{100 * v:.1f}"
@@ -305,7 +326,7 @@ def markdown(results: list[dict], acfg: AnalysisConfig, card: dict, wall: float)
         cells = " | ".join(f"{r[e]['past']:.2f} [{r[e]['past_low']:.2f}, {r[e]['past_high']:.2f}] | "
                            f"{r[e]['past'] - t:+.2f}" for e in ests)
         lines.append(f"| {r['sweep']} | {r['corpus']} | {r['rho']} | {r['snr']} | {r['seed']} | "
-                     f"{t:.2f} | {cells} | {pct_or_dash(r.get('f1'))} | "
+                     f"{r.get('sequences') or '–'} | {t:.2f} | {cells} | {pct_or_dash(r.get('f1'))} | "
                      f"{pct_or_dash(r.get('f1_oracle'))} |")
     lines += ["", f"Whole study: {wall / 60:.1f} min."]
     return "\n".join(lines) + "\n"
@@ -338,6 +359,46 @@ def fig4(results: list[dict], path: Path, acfg: AnalysisConfig) -> None:
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(f"Measured vs true context ({_where(acfg)})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def fig7(results: list[dict], path: Path, acfg: AnalysisConfig) -> None:
+    """The ``sequences`` sweep: measured minus true past context against the corpus size, one
+    panel per rho, a line per estimator, the ±1 band shaded; nothing without that sweep."""
+    from emojax.analysis.plots import _plt
+    sweep = [r for r in results if r.get("sweep") == "sequences"]
+    if not sweep:
+        return
+    plt = _plt()
+    ests = [acfg.recommended] + [e for e in acfg.estimators if e != acfg.recommended]
+    rhos = sorted({r["rho"] for r in sweep})
+    fig, axes = plt.subplots(1, len(rhos), figsize=(4.4 * len(rhos), 3.8), squeeze=False,
+                             sharey=True)
+    for ax, rho in zip(axes[0], rhos):
+        rs = sorted((r for r in sweep if r["rho"] == rho), key=lambda r: (r["seed"], r["sequences"]))
+        sizes = sorted({r["sequences"] for r in rs})
+        ax.axhspan(-1, 1, color="0.88", label="±1")
+        ax.axhline(0, color="k", lw=0.8)
+        for i, est in enumerate(ests):
+            for seed in sorted({r["seed"] for r in rs}):
+                pts = [r for r in rs if r["seed"] == seed]
+                n = [r["sequences"] for r in pts]
+                err = [r[est]["past"] - r["truth"]["past"] for r in pts]
+                lo = [r[est]["past_low"] - r["truth"]["past"] for r in pts]
+                hi = [r[est]["past_high"] - r["truth"]["past"] for r in pts]
+                ax.plot(n, err, "o-", color=f"C{i}", label=est if seed == pts[0]["seed"] and
+                        rho == rhos[0] else None)
+                ax.fill_between(n, lo, hi, color=f"C{i}", alpha=0.15)
+        truths = ", ".join(f"{r['truth']['past']:.1f}" for r in rs)
+        ax.set(xscale="log", xticks=sizes, xticklabels=[str(v) for v in sizes],
+               xlabel="speaker sequences in the corpus", title=f"rho {rho:g} (truth {truths})")
+        ax.minorticks_off()
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("measured − true past context")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"Error against corpus size, snr {sweep[0]['snr']:g}\n({_where(acfg)})", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
