@@ -161,7 +161,16 @@ def test_context_study_quick(tmp_path):
     assert set(sizes) == {30, 60} and sizes[60]["n_sequences"] > sizes[30]["n_sequences"]
     assert (wd / "results" / "fig7_context_vs_size.png").is_file()
     assert "| sequences | synthetic | 0.9 | 0.25 | 0 | 60 |" in (wd / "results" / "context_study.md").read_text()
-    assert len(list((wd / "pieces").glob("*.json"))) == 6
+    # each point of that sweep: the exact smoother and those assuming another rho (no training)
+    curves = json.loads((wd / "results" / "context_assumed.json").read_text())["records"]
+    assert [c["sequences"] for c in curves] == [30, 60]
+    for c in curves:
+        exact = [v for v in c["smoothers"] if v["exact"]]
+        assert len(exact) == 1 and exact[0]["past"] == pytest.approx(c["truth"])
+        past = [v["past"] for v in c["smoothers"]]
+        assert past == sorted(past) and past[0] < past[-1]       # a smaller rho, a shorter context
+    assert (wd / "results" / "fig8_assumed_rho.png").is_file()
+    assert len(list((wd / "pieces").glob("*.json"))) == 8
 
 
 def test_context_causes_quick(tmp_path):

@@ -210,8 +210,10 @@ def read_estimators(params, xs_list, width: int, ests, *, mode: str = "auto") ->
     return {e: got["directions" if reads_directions(e) else "whole"] for e in ests}
 
 
-def _oracle(corpus):
-    """``(turns, *, shuffled, dims) -> S`` for a corpus with a known answer, else None."""
+def _known_answer(corpus, assume: dict | None = None):
+    """(oracle module, its parameters) of a corpus with a known answer, with the fields of
+    `assume` (e.g. ``{"rho": 0.8}``) replaced: the smoother of a model that assumes them; else
+    None."""
     kind = corpus.params.get("kind")
     if kind == "synthetic":
         from emojax.data import synthetic as O
@@ -219,23 +221,30 @@ def _oracle(corpus):
         from emojax.data import statespace as O
     else:
         return None
-    sp = O.params_of(corpus)
+    return O, dataclasses.replace(O.params_of(corpus), **(assume or {}))
+
+
+def _oracle(corpus, assume: dict | None = None):
+    """``(turns, *, shuffled, dims) -> S`` for a corpus with a known answer (of the smoother that
+    assumes `assume`, as `_known_answer`), else None."""
+    got = _known_answer(corpus, assume)
+    if got is None:
+        return None
+    O, sp = got
     return lambda turns, **kw: O.oracle_sensitivity(sp, turns, **kw)
 
 
-def _oracle_estimate(corpus):
+def _oracle_estimate(corpus, assume: dict | None = None):
     """``(x (T, F) as generated, turns) -> E[z | x] (T, 2)``, the Bayes-optimal smoother's
-    estimate of the latent state, for a corpus with a known answer, else None."""
-    kind = corpus.params.get("kind")
-    if kind == "synthetic":
-        from emojax.data import synthetic as O
-        sp = O.params_of(corpus)
+    estimate of the latent state (of the smoother that assumes `assume`), for a corpus with a known
+    answer, else None."""
+    got = _known_answer(corpus, assume)
+    if got is None:
+        return None
+    O, sp = got
+    if corpus.params.get("kind") == "synthetic":
         return lambda x, turns: O.oracle_estimate(sp, x, turns)
-    if kind == "statespace":
-        from emojax.data import statespace as O
-        sp = O.params_of(corpus)
-        return lambda x, turns: np.einsum("akbi,bi->ak", O.smoother_matrix(sp, len(x)), x)
-    return None
+    return lambda x, turns: np.einsum("akbi,bi->ak", O.smoother_matrix(sp, len(x)), x)
 
 
 def oracle_f1(corpus, prep, seqs, task: str) -> float | None:
@@ -243,22 +252,40 @@ def oracle_f1(corpus, prep, seqs, task: str) -> float | None:
     estimate of the task's latent dimensions (multinomial logistic regression fitted on the
     training speakers): what a model using exactly the true context reaches, for comparison with
     the BLSTM's F1. None for a corpus without an oracle."""
-    from sklearn.linear_model import LogisticRegression
+    got = oracle_scores(corpus, prep, seqs, task)
+    return None if got is None else got["f1"]
 
-    from emojax.train.metrics import scores
-    est = _oracle_estimate(corpus)
+
+def oracle_scores(corpus, prep, seqs, task: str, assume: dict | None = None) -> dict | None:
+    """`oracle_f1`'s classifier, on the estimate of the smoother that assumes `assume` (the exact
+    one by default): ``{"f1", "xent"}`` on the fold's test sequences (xent: the mean cross-entropy
+    of its class probabilities, nats per utterance). None for a corpus without an oracle."""
+    est = _oracle_estimate(corpus, assume)
     if est is None:
         return None
     dims = list(TASK_DIMS.get(task, (0, 1)))
     turns = corpus.extras["dialog_turn"]
-    Z = {i: est(corpus.features[s], turns[s])[:, dims] for i, s in enumerate(seqs)}
+    Z = [est(corpus.features[s], turns[s])[:, dims] for s in seqs]
+    return estimate_scores(Z, prep, seqs)
+
+
+def estimate_scores(Z: list, prep, seqs) -> dict:
+    """``{"f1", "xent"}`` on the fold's test sequences of a multinomial logistic regression on the
+    per-sequence estimates `Z` (T_i, D), fitted on the training speakers' sequences."""
+    from sklearn.linear_model import LogisticRegression
+
+    from emojax.train.metrics import scores
     fit = [i for i, p in enumerate(prep["part"]) if p != "test"]
     test = [i for i, p in enumerate(prep["part"]) if p == "test"]
     y = prep["y"]
     clf = LogisticRegression(max_iter=1000).fit(np.concatenate([Z[i] for i in fit]),
                                                 np.concatenate([y[seqs[i]] for i in fit]))
-    pred = clf.predict(np.concatenate([Z[i] for i in test]))
-    return scores(np.concatenate([y[seqs[i]] for i in test]), pred, prep["n_classes"])["f1"]
+    zt, yt = np.concatenate([Z[i] for i in test]), np.concatenate([y[seqs[i]] for i in test])
+    prob = clf.predict_proba(zt)
+    col = {c: j for j, c in enumerate(clf.classes_)}
+    p_true = np.array([prob[k, col[c]] if c in col else 0.0 for k, c in enumerate(yt)])
+    return {"f1": scores(yt, clf.predict(zt), prep["n_classes"])["f1"],
+            "xent": float(-np.mean(np.log(np.maximum(p_true, 1e-12))))}
 
 
 # the latent dimensions a task's labels depend on (valence 0, activation 1)

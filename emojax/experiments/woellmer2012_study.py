@@ -60,6 +60,9 @@ class Config:
     sizes: tuple[int, ...] = (100, 300, 900)
     size_rhos: tuple[float, ...] = (0.0, 0.9, 0.95)
     size_snr: float = 0.25
+    # for each point of that sweep, the exact smoother's classifier and those of smoothers that
+    # assume another rho: how much F1 and cross-entropy a shorter or longer context costs (Fig. 8)
+    assumed_rhos: tuple[float, ...] = (0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97)
     # optional training sweeps at the default embedded corpus (rho 0.9, seed 0, full size)
     l2s: tuple[float, ...] = ()
     forget_biases: tuple[float, ...] = ()
@@ -86,6 +89,8 @@ class Config:
         for r in self.size_rhos:
             check("size_rhos", r, at_least=0.0, below=1.0)
         check("size_snr", self.size_snr, positive=True)
+        for r in self.assumed_rhos:
+            check("assumed_rhos", r, at_least=0.0, below=1.0)
         for v in self.l2s:
             check("l2s", v, at_least=0.0)
         for v in self.scales:
@@ -222,13 +227,58 @@ def scorecard(results: list[dict], estimators) -> dict:
     return out
 
 
+ASSUMED = "assumed_rho_"   # the piece key prefix of a point's assumed-rho smoothers
+
+
+def assumed_rho(cfg: Config, p: dict) -> list[dict]:
+    """One point of the ``sequences`` sweep, no training: for its exact smoother and for smoothers
+    that assume each rho of ``assumed_rhos`` instead, the past context they use (counted like the
+    truth, on the point's test sequences) and the F1 and cross-entropy of a classifier on their
+    estimate (`emojax.experiments.woellmer2012_analysis.estimate_scores`, fitted on the training
+    speakers), means over the point's folds."""
+    from emojax import data
+    from emojax.experiments import woellmer2012 as W
+    from emojax.experiments.woellmer2012_analysis import (
+        TASK_DIMS, _oracle, _oracle_estimate, context_figures, estimate_scores)
+    wcfg = _point_config(cfg, p)
+    corpus = W.load_corpus(wcfg)
+    seqs = data.sequences(corpus)
+    spk, groups = W.folds_of(dataclasses.replace(wcfg, max_folds=cfg.folds), corpus, seqs, "folds")
+    preps = [W.prepare_fold(corpus, seqs, spk, cfg.task, g, wcfg, f) for f, g in enumerate(groups)]
+    turns, dims = corpus.extras["dialog_turn"], TASK_DIMS.get(cfg.task, (0, 1))
+    out = []
+    for r in sorted({float(v) for v in cfg.assumed_rhos} | {float(p["rho"])}):
+        est, oracle = _oracle_estimate(corpus, {"rho": r}), _oracle(corpus, {"rho": r})
+        Z = [est(corpus.features[s], turns[s])[:, list(dims)] for s in seqs]
+        got = [estimate_scores(Z, prep, seqs) for prep in preps]
+        S = [oracle(turns[s], dims=dims) for prep in preps
+             for s, part in zip(seqs, prep["part"]) if part == "test"]
+        out.append({"assumed_rho": r, "exact": r == float(p["rho"]),
+                    "past": context_figures(S, cfg.analysis)["past"],
+                    "f1": float(np.mean([g["f1"] for g in got])),
+                    "xent": float(np.mean([g["xent"] for g in got]))})
+    return out
+
+
+def _assumed_settings(cfg: Config, p: dict) -> dict:
+    a = cfg.analysis
+    return {"experiment": "woellmer2012_study", "kind": "assumed_rho",
+            "corpus": _point_config(cfg, p).corpus, "task": cfg.task, "folds": cfg.folds,
+            "seed": cfg.seed, "assumed_rhos": sorted(cfg.assumed_rhos),
+            "analysis": {"theta": a.theta, "position": a.position}}
+
+
 def point_computer(cfg: Config):
-    """The fold runner's compute over study points (also built in worker processes)."""
+    """The fold runner's compute over study points and their assumed-rho smoothers (also built in
+    worker processes)."""
     by_key = {_key(p): p for p in points(cfg)}
 
     def compute(keys, bar):
         for k in keys:
-            yield k, run_point(cfg, by_key[k], bar)
+            if k.startswith(ASSUMED):
+                yield k, assumed_rho(cfg, by_key[k[len(ASSUMED):]])
+            else:
+                yield k, run_point(cfg, by_key[k], bar)
     return compute
 
 
@@ -241,6 +291,8 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
     t0 = time.time()
     pts = points(cfg)
     pieces = {_key(p): _settings(cfg, p) for p in pts}
+    sized = [p for p in pts if p["sweep"] == "sequences"]
+    pieces.update({ASSUMED + _key(p): _assumed_settings(cfg, p) for p in sized})
     with open_workdir(workdir, fresh=fresh) as wd:
         done, stats = run_pieces(wd, pieces, point_computer(cfg), desc="context study",
                                  unit="point", progress=progress, workers=workers,
@@ -278,6 +330,18 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
         (outdir / "context_study.md").write_text(markdown(results, cfg.analysis, card, meta["wall_s_total"]))
         fig4(results, outdir / "fig4_measured_vs_true.png", cfg.analysis)
         fig7(results, outdir / "fig7_context_vs_size.png", cfg.analysis)
+        curves = [{**{k: r.get(k) for k in ident}, "truth": r["truth"]["past"],
+                   **{e: r[e]["past"] for e in ests}, "smoothers": done[ASSUMED + _key(p)]}
+                  for p, r in zip(pts, results) if p["sweep"] == "sequences"]
+        if curves:
+            (outdir / "context_assumed.json").write_text(json.dumps(
+                {"meta": {"experiment": "woellmer2012_study", "analysis": "assumed_rho",
+                          "task": cfg.task, "theta": cfg.analysis.theta,
+                          "position": cfg.analysis.position, "estimators": ests,
+                          "recommended_estimator": cfg.analysis.recommended},
+                 "records": curves}, indent=1))
+            (outdir / "context_assumed.md").write_text(assumed_markdown(curves, cfg.analysis))
+            fig8(curves, outdir / "fig8_assumed_rho.png", cfg.analysis)
         if publish is not None:
             R.publish(outdir, publish)
     return {"meta": meta, "records": records}
@@ -294,6 +358,12 @@ def readme_lines(d: Path) -> list[str]:
         if (d / fig).is_file():
             lines += [f"![fig4]({fig})", ""]
             break
+    if (d / "fig7_context_vs_size.png").is_file():
+        lines += ["![fig7](fig7_context_vs_size.png)", ""]
+    if (d / "context_assumed.md").is_file():
+        lines += ["## " + (d / "context_assumed.md").read_text().lstrip("# "), ""]
+        if (d / "fig8_assumed_rho.png").is_file():
+            lines += ["![fig8](fig8_assumed_rho.png)", ""]
     return lines
 
 
@@ -399,6 +469,68 @@ def fig7(results: list[dict], path: Path, acfg: AnalysisConfig) -> None:
     axes[0][0].set_ylabel("measured − true past context")
     axes[0][0].legend(fontsize=7)
     fig.suptitle(f"Error against corpus size, snr {sweep[0]['snr']:g}\n({_where(acfg)})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def assumed_markdown(curves: list[dict], acfg: AnalysisConfig) -> str:
+    """context_assumed.md: per point of the ``sequences`` sweep, the smoothers' context, F1 and
+    cross-entropy beside the exact one's, and what the estimators measured."""
+    ests = [acfg.recommended] + [e for e in acfg.estimators if e != acfg.recommended]
+    lines = [f"# Does the data pin the context down? ({_where(acfg)})", "",
+             "For each point of the corpus-size sweep: the Bayes-optimal smoother (exact) and "
+             "smoothers that assume another rho, each read like the truth, with the F1 and "
+             "cross-entropy (nats per utterance) of a classifier on its estimate (fitted on the "
+             "training speakers, scored on the same test sequences as the networks). Where a "
+             "much shorter context costs almost nothing, training (which sees only the labels) "
+             "cannot tell it from the true one.", ""]
+    head = ["rho", "sequences", "assumed rho", "past context", "F1", "ΔF1", "cross-entropy",
+            "Δ cross-entropy"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for c in curves:
+        exact = next(v for v in c["smoothers"] if v["exact"])
+        for v in c["smoothers"]:
+            lines.append(
+                f"| {c['rho']} | {c['sequences']} | {v['assumed_rho']:g}{' (exact)' if v['exact'] else ''} | "
+                f"{v['past']:.2f} | {100 * v['f1']:.1f} | {100 * (v['f1'] - exact['f1']):+.1f} | "
+                f"{v['xent']:.4f} | {v['xent'] - exact['xent']:+.4f} |")
+    lines += ["", "Measured on the same points (past context): " + "; ".join(
+        f"rho {c['rho']}, {c['sequences']} sequences: truth {c['truth']:.2f}, " + ", ".join(
+            f"{e} {c[e]:.2f}" for e in ests) for c in curves) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def fig8(curves: list[dict], path: Path, acfg: AnalysisConfig) -> None:
+    """F1 and cross-entropy of the smoothers' classifiers against the context they use, one column
+    per rho, a line per corpus size; the exact smoother ringed, the estimators' counts dashed."""
+    from emojax.analysis.plots import _plt
+    plt = _plt()
+    ests = [acfg.recommended] + [e for e in acfg.estimators if e != acfg.recommended]
+    rhos = sorted({c["rho"] for c in curves if c["rho"] > 0}) or sorted({c["rho"] for c in curves})
+    fig, axes = plt.subplots(2, len(rhos), figsize=(4.6 * len(rhos), 6.4), squeeze=False)
+    sizes = sorted({c["sequences"] for c in curves})
+    for j, rho in enumerate(rhos):
+        for c in (c for c in curves if c["rho"] == rho):
+            col = f"C{sizes.index(c['sequences'])}"
+            xs = [v["past"] for v in c["smoothers"]]
+            for i, key in enumerate(("f1", "xent")):
+                ys = [100 * v[key] if key == "f1" else v[key] for v in c["smoothers"]]
+                axes[i][j].plot(xs, ys, "o-", color=col, ms=3, label=f"{c['sequences']} sequences")
+                ex = next(v for v in c["smoothers"] if v["exact"])
+                axes[i][j].plot(ex["past"], 100 * ex[key] if key == "f1" else ex[key], "o",
+                                mfc="none", mec="k", ms=9)
+                if c["sequences"] == sizes[-1]:
+                    for k, e in enumerate(ests[:2]):
+                        axes[i][j].axvline(c[e], color="0.3", ls=("--", ":")[k], lw=1,
+                                           label=f"{e} ({c['sequences']})" if i == 0 else None)
+        axes[0][j].set(title=f"rho {rho:g}", ylabel="F1 [%]")
+        axes[1][j].set(xlabel="past context of the smoother (count)", ylabel="cross-entropy [nats]")
+        for i in (0, 1):
+            axes[i][j].grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"What a shorter or longer context costs (ringed: the exact smoother)\n({_where(acfg)})",
+                 fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
