@@ -157,7 +157,10 @@ def _scorecard_section(path: Path) -> list[str]:
            f"of the {c['task']} BLSTM against the exact truth, rho {c['rhos']} × signal-to-noise "
            f"{c['snrs']} (embedded, seeds {c['seeds']}, {c['sequences']} sequences) and "
            f"{c['statespace_snrs']} (statespace, seeds {c['statespace_seeds']}); "
-           f"{c['folds']} folds per point; {doc['meta'].get('wall_s_total', doc['meta']['wall_s']) / 60:.0f} min.", ""]
+           + (f"the embedded corpus at {c['sizes']} sequences (rho {c['size_rhos']}, snr "
+              f"{c['size_snr']}; `results/woellmer2012/`, Figs. 7–8); " if c.get("sizes") else "")
+           + f"{c['folds']} folds per point; "
+           f"{doc['meta'].get('wall_s_total', doc['meta']['wall_s']) / 60:.0f} min.", ""]
     rows = sorted(card.values(), key=lambda v: (v["estimator"] != rec, v["estimator"], v["corpus"]))
     out += R.markdown_table(["estimator", "corpus", "points", "within ±1 of the truth",
                              "mean error", "Spearman (measured, true)"],
