@@ -23,7 +23,9 @@ Corpus seeds of the default config were never used while an estimator was chosen
 (the memoryless probe was chosen on statespace seeds 0-2 and embedded seed 0, checked on embedded
 seed 10 and statespace seeds 10-11; the per-direction reading was examined on embedded seeds 1-2;
 the causes use seed 20). Writes WORKDIR/results/context_study.{json,csv,md},
-fig4_measured_vs_true.png and fig7_context_vs_size.png; the default run publishes them to results/woellmer2012/.
+fig4_measured_vs_true.png, fig7_context_vs_size.png and, for the corpus-size sweep,
+context_assumed.{json,md} and fig8_assumed_rho.png; the default run publishes them to
+results/woellmer2012/.
 """
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ class Config:
     rhos: tuple[float, ...] = (0.0, 0.5, 0.8, 0.9, 0.95)
     snrs: tuple[float, ...] = (0.25, 1.0, 4.0)          # embedded corpus: `snr` (1 = default)
     seeds: tuple[int, ...] = (12,)                       # embedded corpus seeds
-    sequences: int = 100                                 # embedded corpus size (default: 300)
+    sequences: int = 100                                 # embedded corpus size (the default corpus: 150)
     statespace_snrs: tuple[float, ...] = (0.07,)
     statespace_seeds: tuple[int, ...] = (12, 13)
     # corpus size: the embedded corpus at each of ``sizes`` sequences (rho in ``size_rhos``, snr
@@ -451,15 +453,16 @@ def fig7(results: list[dict], path: Path, acfg: AnalysisConfig) -> None:
         sizes = sorted({r["sequences"] for r in rs})
         ax.axhspan(-1, 1, color="0.88", label="±1")
         ax.axhline(0, color="k", lw=0.8)
+        seeds = sorted({r["seed"] for r in rs})
         for i, est in enumerate(ests):
-            for seed in sorted({r["seed"] for r in rs}):
+            for seed in seeds:
                 pts = [r for r in rs if r["seed"] == seed]
                 n = [r["sequences"] for r in pts]
                 err = [r[est]["past"] - r["truth"]["past"] for r in pts]
                 lo = [r[est]["past_low"] - r["truth"]["past"] for r in pts]
                 hi = [r[est]["past_high"] - r["truth"]["past"] for r in pts]
-                ax.plot(n, err, "o-", color=f"C{i}", label=est if seed == pts[0]["seed"] and
-                        rho == rhos[0] else None)
+                ax.plot(n, err, "o-", color=f"C{i}",
+                        label=est if seed == seeds[0] and rho == rhos[0] else None)
                 ax.fill_between(n, lo, hi, color=f"C{i}", alpha=0.15)
         truths = ", ".join(f"{r['truth']['past']:.1f}" for r in rs)
         ax.set(xscale="log", xticks=sizes, xticklabels=[str(v) for v in sizes],
