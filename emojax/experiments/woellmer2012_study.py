@@ -486,8 +486,8 @@ def assumed_markdown(curves: list[dict], acfg: AnalysisConfig) -> str:
              "smoothers that assume another rho, each read like the truth, with the F1 and "
              "cross-entropy (nats per utterance) of a classifier on its estimate (fitted on the "
              "training speakers, scored on the same test sequences as the networks). Where a "
-             "much shorter context costs almost nothing, training (which sees only the labels) "
-             "cannot tell it from the true one.", ""]
+             "much shorter context costs little, the labels (all that training sees) give little "
+             "evidence for the longer one: compare the estimators' counts, listed below.", ""]
     head = ["rho", "sequences", "assumed rho", "past context", "F1", "ΔF1", "cross-entropy",
             "Δ cross-entropy"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
