@@ -251,26 +251,24 @@ def _oracle_estimate(corpus, assume: dict | None = None):
     return lambda x, turns: np.einsum("akbi,bi->ak", O.smoother_matrix(sp, len(x)), x)
 
 
-def oracle_f1(corpus, prep, seqs, task: str) -> float | None:
-    """Macro F1 on the fold's test sequences of a classifier that sees the Bayes-optimal smoother's
-    estimate of the task's latent dimensions (multinomial logistic regression fitted on the
-    training speakers): what a model using exactly the true context reaches, for comparison with
-    the BLSTM's F1. None for a corpus without an oracle."""
-    got = oracle_scores(corpus, prep, seqs, task)
-    return None if got is None else got["f1"]
-
-
-def oracle_scores(corpus, prep, seqs, task: str, assume: dict | None = None) -> dict | None:
-    """`oracle_f1`'s classifier, on the estimate of the smoother that assumes `assume` (the exact
-    one by default): ``{"f1", "xent"}`` on the fold's test sequences (xent: the mean cross-entropy
-    of its class probabilities, nats per utterance). None for a corpus without an oracle."""
+def oracle_estimates(corpus, seqs, task: str, assume: dict | None = None) -> list | None:
+    """Per sequence of `seqs`, the smoother's estimate of the task's latent dimensions (T_i, D)
+    (`_oracle_estimate`, of the smoother that assumes `assume`); None without an oracle."""
     est = _oracle_estimate(corpus, assume)
     if est is None:
         return None
     dims = list(TASK_DIMS.get(task, (0, 1)))
     turns = corpus.extras["dialog_turn"]
-    Z = [est(corpus.features[s], turns[s])[:, dims] for s in seqs]
-    return estimate_scores(Z, prep, seqs)
+    return [est(corpus.features[s], turns[s])[:, dims] for s in seqs]
+
+
+def oracle_f1(corpus, prep, seqs, task: str) -> float | None:
+    """Macro F1 on the fold's test sequences of a classifier that sees the Bayes-optimal smoother's
+    estimate of the task's latent dimensions (`estimate_scores`: multinomial logistic regression
+    fitted on the training speakers): what a model using exactly the true context reaches, for
+    comparison with the BLSTM's F1. None for a corpus without an oracle."""
+    Z = oracle_estimates(corpus, seqs, task)
+    return None if Z is None else estimate_scores(Z, prep, seqs)["f1"]
 
 
 def estimate_scores(Z: list, prep, seqs) -> dict:

@@ -241,7 +241,7 @@ def assumed_rho(cfg: Config, p: dict) -> list[dict]:
     from emojax import data
     from emojax.experiments import woellmer2012 as W
     from emojax.experiments.woellmer2012_analysis import (
-        TASK_DIMS, _oracle, _oracle_estimate, context_figures, estimate_scores)
+        TASK_DIMS, _oracle, context_figures, estimate_scores, oracle_estimates)
     wcfg = _point_config(cfg, p)
     corpus = W.load_corpus(wcfg)
     seqs = data.sequences(corpus)
@@ -250,8 +250,7 @@ def assumed_rho(cfg: Config, p: dict) -> list[dict]:
     turns, dims = corpus.extras["dialog_turn"], TASK_DIMS.get(cfg.task, (0, 1))
     out = []
     for r in sorted({float(v) for v in cfg.assumed_rhos} | {float(p["rho"])}):
-        est, oracle = _oracle_estimate(corpus, {"rho": r}), _oracle(corpus, {"rho": r})
-        Z = [est(corpus.features[s], turns[s])[:, list(dims)] for s in seqs]
+        Z, oracle = oracle_estimates(corpus, seqs, cfg.task, {"rho": r}), _oracle(corpus, {"rho": r})
         got = [estimate_scores(Z, prep, seqs) for prep in preps]
         S = [oracle(turns[s], dims=dims) for prep in preps
              for s, part in zip(seqs, prep["part"]) if part == "test"]
