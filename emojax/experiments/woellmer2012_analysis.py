@@ -79,6 +79,11 @@ class AnalysisConfig:
     estimators: tuple[str, ...] = ("paper", "memoryless")
     recommended: str = "memoryless"   # shown first in the tables (meta.recommended_estimator)
     memoryless_forget_bias: float = -2.0   # the probe's initial forget-gate bias: sigmoid(-2) = 0.12
+    # the probe's own training settings where they differ from the run's (None: train.lr,
+    # train.l2, train.by_length)
+    memoryless_lr: float | None = None
+    memoryless_l2: float | None = None
+    memoryless_by_length: bool | None = None
     seeds: int = 1                    # training seeds per fold and estimator (>1: extra models)
     level: float = 0.95               # confidence level of the intervals (over sequences and seeds)
 
@@ -92,6 +97,12 @@ class AnalysisConfig:
         check("analysis.seeds", self.seeds, at_least=1)
         check("analysis.level", self.level, positive=True, below=1.0)
         check("analysis.memoryless_forget_bias", self.memoryless_forget_bias)
+        if self.memoryless_lr is not None:
+            check("analysis.memoryless_lr", self.memoryless_lr, positive=True)
+        if self.memoryless_l2 is not None:
+            check("analysis.memoryless_l2", self.memoryless_l2, at_least=0.0)
+        if self.memoryless_by_length is not None:
+            check("analysis.memoryless_by_length", self.memoryless_by_length, choices=(True, False))
         for t in self.thetas:
             check("analysis.thetas", t, positive=True, at_most=1.0)
         check("analysis.mode", self.mode, choices=("auto", "fwd", "rev"))
@@ -183,6 +194,15 @@ def estimator_model(model_cfg, acfg: AnalysisConfig, est: str):
     if NETWORK[est] == "paper":
         return model_cfg
     return dataclasses.replace(model_cfg, forget_bias=acfg.memoryless_forget_bias)
+
+
+def estimator_train(train_cfg, acfg: AnalysisConfig, est: str):
+    """The training settings behind estimator `est`: the run's own for the paper's network, with
+    ``analysis.memoryless_{lr,l2,by_length}`` where given for the probe's."""
+    if NETWORK[est] == "paper":
+        return train_cfg
+    own = {"lr": acfg.memoryless_lr, "l2": acfg.memoryless_l2, "by_length": acfg.memoryless_by_length}
+    return dataclasses.replace(train_cfg, **{k: v for k, v in own.items() if v is not None})
 
 
 def seed_offset(est: str, k: int) -> int:
@@ -309,12 +329,15 @@ def _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, fold, clf, est,
     if NETWORK[est] == "paper" and k == 0:
         return load_params(wd.checkpoint(W.checkpoint_name(task, fold, clf)), like)
     mcfg = estimator_model(cfg.model, cfg.analysis, est)
+    tcfg = estimator_train(cfg.train, cfg.analysis, est)
     run_seqs, seed = W._condition(seqs, clf, cfg, fold)
     seed += seed_offset(est, k)
     content = W.piece_settings(cfg, corpus)
+    # the probe's own training settings, where they differ from the run's (in `content`)
+    own = {} if tcfg == cfg.train else {"probe_train": dataclasses.asdict(tcfg)}
     name = (f"{W.checkpoint_name(task, fold, clf)}_{NETWORK[est]}_s{k}_"
             + fingerprint({**content, "model": dataclasses.asdict(mcfg), "task": task,
-                           "test_speakers": rec["test_speakers"], "seed": seed}))
+                           "test_speakers": rec["test_speakers"], "seed": seed, **own}))
     if wd.probe(name).exists():
         try:
             return load_params(wd.probe(name), like)
@@ -323,7 +346,7 @@ def _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, fold, clf, est,
     if (task, fold) not in preps:
         preps[(task, fold)] = W.prepare_fold(corpus, seqs, seq_speaker, task, rec["test_speakers"],
                                              cfg, fold)
-    wcfg = dataclasses.replace(cfg, model=mcfg)
+    wcfg = dataclasses.replace(cfg, model=mcfg, train=tcfg)
     params, _, _ = W.train_blstm(preps[(task, fold)], run_seqs, wcfg, rec["width"], seed, bar)
     save_params(wd.probe(name), params)
     return params

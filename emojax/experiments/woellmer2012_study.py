@@ -144,6 +144,9 @@ def _point_config(cfg: Config, p: dict):
                     train=dataclasses.replace(cfg.train, l2=p["l2"]), analysis=cfg.analysis)
 
 
+PROBE_TRAIN = ("memoryless_lr", "memoryless_l2", "memoryless_by_length")
+
+
 def _settings(cfg: Config, p: dict) -> dict:
     w = _point_config(cfg, p)
     a = cfg.analysis                        # what the study uses of the analysis settings
@@ -152,7 +155,9 @@ def _settings(cfg: Config, p: dict) -> dict:
             "train": dataclasses.asdict(w.train),
             "analysis": {"theta": a.theta, "position": a.position, "mode": a.mode,
                          "estimators": list(a.estimators), "seeds": a.seeds, "level": a.level,
-                         "memoryless_forget_bias": a.memoryless_forget_bias}}
+                         "memoryless_forget_bias": a.memoryless_forget_bias,
+                         # the probe's own training settings, where given
+                         **{k: getattr(a, k) for k in PROBE_TRAIN if getattr(a, k) is not None}}}
 
 
 def run_point(cfg: Config, p: dict, progress=None) -> dict:
@@ -162,8 +167,8 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
     from emojax.data.batching import bucket_length
     from emojax.experiments import woellmer2012 as W
     from emojax.experiments.woellmer2012_analysis import (
-        TASK_DIMS, _oracle, by_network, context_figures, estimator_model, interval, oracle_f1,
-        read_estimators, seed_offset)
+        TASK_DIMS, _oracle, by_network, context_figures, estimator_model, estimator_train, interval,
+        oracle_f1, read_estimators, seed_offset)
     from emojax.train.metrics import scores
     wcfg = _point_config(cfg, p)
     a = cfg.analysis
@@ -180,11 +185,11 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
         test = [s for s, part in zip(seqs, prep["part"]) if part == "test"]
         xs = [prep["X"][s] for s in test]
         for net, ests in networks.items():
-            mcfg = estimator_model(wcfg.model, a, ests[0])
+            ncfg = dataclasses.replace(wcfg, model=estimator_model(wcfg.model, a, ests[0]),
+                                       train=estimator_train(wcfg.train, a, ests[0]))
             for k in range(a.seeds):
                 seed = cfg.seed * 7919 + f * 31 + seed_offset(ests[0], k)
-                params, logits, _ = W.train_blstm(prep, seqs, dataclasses.replace(wcfg, model=mcfg),
-                                                  width, seed, progress)
+                params, logits, _ = W.train_blstm(prep, seqs, ncfg, width, seed, progress)
                 for est, S in read_estimators(params, xs, width, ests, mode=a.mode).items():
                     S_est[est][k] += S
                 if net == "paper" and k == 0:
