@@ -79,8 +79,9 @@ class AnalysisConfig:
     estimators: tuple[str, ...] = ("paper", "memoryless")
     recommended: str = "memoryless"   # shown first in the tables (meta.recommended_estimator)
     memoryless_forget_bias: float = -2.0   # the probe's initial forget-gate bias: sigmoid(-2) = 0.12
-    # the probe's own training settings where they differ from the run's (None: train.lr,
-    # train.l2, train.by_length)
+    # the probe's own size and training settings where they differ from the run's (None:
+    # model.hidden, train.lr, train.l2, train.by_length)
+    memoryless_hidden: int | None = None
     memoryless_lr: float | None = None
     memoryless_l2: float | None = None
     memoryless_by_length: bool | None = None
@@ -97,6 +98,8 @@ class AnalysisConfig:
         check("analysis.seeds", self.seeds, at_least=1)
         check("analysis.level", self.level, positive=True, below=1.0)
         check("analysis.memoryless_forget_bias", self.memoryless_forget_bias)
+        if self.memoryless_hidden is not None:
+            check("analysis.memoryless_hidden", self.memoryless_hidden, at_least=1)
         if self.memoryless_lr is not None:
             check("analysis.memoryless_lr", self.memoryless_lr, positive=True)
         if self.memoryless_l2 is not None:
@@ -189,11 +192,12 @@ def readings(params, xs_list, width: int, *, mode: str = "auto", batch: int = 16
 def estimator_model(model_cfg, acfg: AnalysisConfig, est: str):
     """The model settings behind estimator `est`: the run's own for the paper's network
     (``paper``, ``directional``), its forget-gate bias replaced by
-    ``analysis.memoryless_forget_bias`` for the probe's (``memoryless``,
-    ``memoryless_directional``)."""
+    ``analysis.memoryless_forget_bias`` (and its size by ``analysis.memoryless_hidden`` where
+    given) for the probe's (``memoryless``, ``memoryless_directional``)."""
     if NETWORK[est] == "paper":
         return model_cfg
-    return dataclasses.replace(model_cfg, forget_bias=acfg.memoryless_forget_bias)
+    hidden = model_cfg.hidden if acfg.memoryless_hidden is None else acfg.memoryless_hidden
+    return dataclasses.replace(model_cfg, forget_bias=acfg.memoryless_forget_bias, hidden=hidden)
 
 
 def estimator_train(train_cfg, acfg: AnalysisConfig, est: str):
@@ -325,10 +329,10 @@ def _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, fold, clf, est,
     from emojax.experiments.runner import fingerprint
     from emojax.models import woellmer as model
     from emojax.train.checkpoint import load_params, save_params
-    like = model.init_from(cfg.model, jax.random.PRNGKey(0), rec["width"], rec["n_classes"])
+    mcfg = estimator_model(cfg.model, cfg.analysis, est)
+    like = model.init_from(mcfg, jax.random.PRNGKey(0), rec["width"], rec["n_classes"])
     if NETWORK[est] == "paper" and k == 0:
         return load_params(wd.checkpoint(W.checkpoint_name(task, fold, clf)), like)
-    mcfg = estimator_model(cfg.model, cfg.analysis, est)
     tcfg = estimator_train(cfg.train, cfg.analysis, est)
     run_seqs, seed = W._condition(seqs, clf, cfg, fold)
     seed += seed_offset(est, k)

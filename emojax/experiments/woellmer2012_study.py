@@ -144,7 +144,7 @@ def _point_config(cfg: Config, p: dict):
                     train=dataclasses.replace(cfg.train, l2=p["l2"]), analysis=cfg.analysis)
 
 
-PROBE_TRAIN = ("memoryless_lr", "memoryless_l2", "memoryless_by_length")
+PROBE_OWN = ("memoryless_hidden", "memoryless_lr", "memoryless_l2", "memoryless_by_length")
 
 
 def _settings(cfg: Config, p: dict) -> dict:
@@ -156,8 +156,8 @@ def _settings(cfg: Config, p: dict) -> dict:
             "analysis": {"theta": a.theta, "position": a.position, "mode": a.mode,
                          "estimators": list(a.estimators), "seeds": a.seeds, "level": a.level,
                          "memoryless_forget_bias": a.memoryless_forget_bias,
-                         # the probe's own training settings, where given
-                         **{k: getattr(a, k) for k in PROBE_TRAIN if getattr(a, k) is not None}}}
+                         # the probe's own size and training settings, where given
+                         **{k: getattr(a, k) for k in PROBE_OWN if getattr(a, k) is not None}}}
 
 
 def run_point(cfg: Config, p: dict, progress=None) -> dict:
