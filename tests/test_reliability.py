@@ -281,3 +281,36 @@ def test_analysis_reads_the_same_networks_per_direction(tmp_path, finished):
                                                "memoryless_directional"}
     assert [r for r in after if r["estimator"] in ("paper", "memoryless")] == before
     assert "memoryless_directional" in doc["meta"]["estimators"]
+
+
+def test_analysis_probe_settings_retrain_only_the_probes(tmp_path, finished):
+    """The probe's own size and training settings (`analysis.memoryless_{hidden,lr,by_length}`)
+    are part of its fingerprint: `emojax analyze` with them trains every probe anew, once (the
+    second analyze loads them into the smaller model's shapes), beside the old ones, and leaves
+    the paper's count alone."""
+    import shutil
+
+    from emojax.experiments import woellmer2012 as W
+    from emojax.experiments.woellmer2012_analysis import (AnalysisConfig, estimator_model,
+                                                          estimator_train)
+    wd = tmp_path / "copy"
+    shutil.copytree(finished, wd)
+    before = json.loads((wd / "results" / "context.json").read_text())["records"]
+    n_probes = len(list((wd / "probes").iterdir()))
+    args = ["analyze", str(wd), "--no-progress", "--set", "analysis.memoryless_hidden=4",
+            "--set", "analysis.memoryless_lr=0.003", "--set", "analysis.memoryless_by_length=true"]
+    with _counting_training() as calls:
+        assert cli.main(args) == 0
+        assert len(calls) == n_probes
+        assert cli.main(args) == 0                  # reused: loaded as hidden-4 models
+        assert len(calls) == n_probes
+    assert len(list((wd / "probes").iterdir())) == 2 * n_probes     # the old ones are kept
+    after = json.loads((wd / "results" / "context.json").read_text())["records"]
+    paper = lambda recs: [r for r in recs if r["estimator"] == "paper"]  # noqa: E731
+    assert paper(after) == paper(before) and after != before
+    # the settings reach the probe's network only
+    a, cfg = AnalysisConfig(memoryless_hidden=4, memoryless_lr=0.003), W.Config()
+    assert estimator_model(cfg.model, a, "memoryless").hidden == 4
+    assert estimator_model(cfg.model, a, "directional") == cfg.model
+    assert estimator_train(cfg.train, a, "memoryless_directional").lr == 0.003
+    assert estimator_train(cfg.train, a, "paper") == cfg.train
