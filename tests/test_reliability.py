@@ -298,7 +298,7 @@ def test_analysis_probe_settings_retrain_only_the_probes(tmp_path, finished):
     before = json.loads((wd / "results" / "context.json").read_text())["records"]
     n_probes = len(list((wd / "probes").iterdir()))
     args = ["analyze", str(wd), "--no-progress", "--set", "analysis.memoryless_hidden=4",
-            "--set", "analysis.memoryless_lr=0.003", "--set", "analysis.memoryless_by_length=true"]
+            "--set", "analysis.memoryless_lr=0.01", "--set", "analysis.memoryless_by_length=false"]
     with _counting_training() as calls:
         assert cli.main(args) == 0
         assert len(calls) == n_probes
@@ -309,8 +309,8 @@ def test_analysis_probe_settings_retrain_only_the_probes(tmp_path, finished):
     paper = lambda recs: [r for r in recs if r["estimator"] == "paper"]  # noqa: E731
     assert paper(after) == paper(before) and after != before
     # the settings reach the probe's network only
-    a, cfg = AnalysisConfig(memoryless_hidden=4, memoryless_lr=0.003), W.Config()
+    a, cfg = AnalysisConfig(memoryless_hidden=4, memoryless_lr=0.01), W.Config()
     assert estimator_model(cfg.model, a, "memoryless").hidden == 4
     assert estimator_model(cfg.model, a, "directional") == cfg.model
-    assert estimator_train(cfg.train, a, "memoryless_directional").lr == 0.003
+    assert estimator_train(cfg.train, a, "memoryless_directional").lr == 0.01
     assert estimator_train(cfg.train, a, "paper") == cfg.train

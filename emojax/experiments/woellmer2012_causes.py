@@ -16,10 +16,10 @@ several ways:
 | ``self_reference`` | the threshold taken of S[t, t] instead of the row maximum (mean over the seeds) |
 | ``l2_features`` | features combined by the root sum of squares instead of Σ|J| (does a sum over many low-signal features build a floor?) (mean over the seeds) |
 | ``signal_features`` | Σ|J| over the features that carry signal only (informative and redundant ones; statespace: the strong half) (mean over the seeds) |
-| ``memoryless`` | the probe BLSTM trained from a near-memoryless start (forget-gate bias ``analysis.memoryless_forget_bias``) |
+| ``memoryless`` | the probe BLSTM trained from a near-memoryless start (forget-gate bias ``analysis.memoryless_forget_bias``; its own size and training, ``analysis.memoryless_{hidden,lr,by_length}``) |
 | ``directional`` | the paper's BLSTMs read per direction: the past against the forward direction's own maximum (the current input reaches the output through both directions, a past one through one: does the row maximum halve the past?) (mean over the seeds) |
 | ``memoryless_directional`` | the memoryless probe read per direction |
-| ``memoryless_long`` | the memoryless probe trained longer (``long_lr``, ``long_patience``, ``long_max_epochs``: larger steps, more patience): does the training budget cap the memory it learns? |
+| ``memoryless_long`` | the memoryless probe trained longer (``long_patience``, ``long_max_epochs``; Adam's step ``long_lr``): does the training budget cap the memory it learns? |
 
 Beside them, the macro F1 of the paper's BLSTM and of a classifier on the Bayes-optimal smoother's
 estimate (``f1_oracle``: a model using exactly the true context): where the BLSTM falls short of
@@ -87,8 +87,9 @@ class Config:
                 raise ValueError(f"setting 'corpora': {c!r} has no known answer; use synthetic:... "
                                  "or statespace:...")
 
-    def long_training(self) -> TrainConfig:
-        return dataclasses.replace(self.train, lr=self.long_lr, patience=self.long_patience,
+    def long_training(self, base: TrainConfig) -> TrainConfig:
+        """`base` (the probe's own training) with the `memoryless_long` row's step and budget."""
+        return dataclasses.replace(base, lr=self.long_lr, patience=self.long_patience,
                                    max_epochs=self.long_max_epochs)
 
 
@@ -214,7 +215,7 @@ def diagnose(cfg: Config, spec: str, progress=None) -> dict:
         S["memoryless"] += [_abs_sum(_whole(J)) for J in J_m]
         S["memoryless_directional"] += [_per_direction(J) for J in J_m]
         params, _, _ = W.train_blstm(prep, seqs, dataclasses.replace(
-            memoryless, train=cfg.long_training()), width, seed, progress)
+            memoryless, train=cfg.long_training(memoryless.train)), width, seed, progress)
         S["memoryless_long"] += [_abs_sum(_whole(J)) for J in _jacobians(params, xs, width, a.mode)]
     seed_counts = [_count(s, a) for s in per_seed]
     out = {"spec": spec, "corpus": corpus.params["kind"], "rho": corpus.params["rho"],

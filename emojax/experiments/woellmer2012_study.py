@@ -21,8 +21,9 @@ over test sequences, beside the truth on the same test sequences:
 
 Corpus seeds of the default config were never used while an estimator was chosen or examined
 (the memoryless probe was chosen on statespace seeds 0-2 and embedded seed 0, checked on embedded
-seed 10 and statespace seeds 10-11; the per-direction reading was examined on embedded seeds 1-2;
-the causes use seed 20). Writes WORKDIR/results/context_study.{json,csv,md},
+seed 10 and statespace seeds 10-11; its size and training on embedded seeds 1, 2 and 20, checked on
+embedded seed 14 and statespace seeds 14-15; the per-direction reading was examined on embedded
+seeds 1-2; the causes use seed 20). Writes WORKDIR/results/context_study.{json,csv,md},
 fig4_measured_vs_true.png, fig7_context_vs_size.png and, for the corpus-size sweep,
 context_assumed.{json,md} and fig8_assumed_rho.png; the default run publishes them to
 results/woellmer2012/.
