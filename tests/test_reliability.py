@@ -1,6 +1,7 @@
 """A run never reports numbers it did not compute for its settings, never hangs, and answers every
 bad input in one line — each case of the "Reliability" issue through the real CLI."""
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -314,3 +315,10 @@ def test_analysis_probe_settings_retrain_only_the_probes(tmp_path, finished):
     assert estimator_model(cfg.model, a, "directional") == cfg.model
     assert estimator_train(cfg.train, a, "memoryless_directional").lr == 0.01
     assert estimator_train(cfg.train, a, "paper") == cfg.train
+    # a probe L2 is the L2 it trains with, also where the run selects its own from a grid
+    grid = dataclasses.replace(cfg.train, l2_grid=(0.1, 0.01))
+    got = estimator_train(grid, AnalysisConfig(memoryless_l2=0.0), "memoryless")
+    assert (got.l2, got.l2_grid) == (0.0, ())
+    assert estimator_train(grid, AnalysisConfig(), "memoryless").l2_grid == (0.1, 0.01)
+    with pytest.raises(ValueError, match="memoryless_by_length"):
+        AnalysisConfig(memoryless_by_length=1)

@@ -38,7 +38,7 @@ PAPER_CONTEXT = {"past_ordered": "7-8 (once >= 8 are available)", "future_early"
 ESTIMATORS = {
     # Wöllmer §5.2: the BLSTM of Table 1 itself.
     "paper": "the trained BLSTM of Table 1 (Wöllmer §5.2)",
-    # The same BLSTM, data and training, but started with its forget gates nearly shut
+    # A BLSTM of the same kind on the same data, but started with its forget gates nearly shut
     # (bias `memoryless_forget_bias`): an LSTM initialised with forget bias 0 already depends on
     # ~5 past utterances at 3 % before any training (f = 0.5 per step), and training on data with no
     # temporal structure removes only part of that; started near-memoryless, the probe holds only
@@ -91,8 +91,10 @@ class AnalysisConfig:
     # Checked once on never-used seeds (embedded 14, statespace 14-15, 25 points): 80 % / 1.08
     # against the run's own 76 % / 1.22; on the study's fresh seeds (embedded 12, statespace 12-13)
     # 60 % / 1.28 against 68 % / 1.25. So no more accurate, within the spread between corpus seeds
-    # (70 % against 72 % over the 50 points), but a probe trains in about 1 s instead of 4-8 s,
-    # which brings the full default run from 14.9 to 7.1 min.
+    # (70 % against 72 % over the 50 points), but a probe trains in about 1 s instead of 4-8 s:
+    # the full default run took 14.8 min (887.7 s, published at e215c46), now 7.1 (426.5 s; 8.3
+    # on a fresh clone with an empty compilation cache). The runs behind these figures are in
+    # results/woellmer2012_probe_choice/.
     memoryless_hidden: int | None = 32
     memoryless_lr: float | None = 0.003
     memoryless_l2: float | None = None
@@ -116,8 +118,9 @@ class AnalysisConfig:
             check("analysis.memoryless_lr", self.memoryless_lr, positive=True)
         if self.memoryless_l2 is not None:
             check("analysis.memoryless_l2", self.memoryless_l2, at_least=0.0)
-        if self.memoryless_by_length is not None:
-            check("analysis.memoryless_by_length", self.memoryless_by_length, choices=(True, False))
+        if self.memoryless_by_length is not None and not isinstance(self.memoryless_by_length, bool):
+            raise ValueError("setting 'analysis.memoryless_by_length': "
+                             f"{self.memoryless_by_length!r} is not true, false or null")
         for t in self.thetas:
             check("analysis.thetas", t, positive=True, at_most=1.0)
         check("analysis.mode", self.mode, choices=("auto", "fwd", "rev"))
@@ -214,10 +217,13 @@ def estimator_model(model_cfg, acfg: AnalysisConfig, est: str):
 
 def estimator_train(train_cfg, acfg: AnalysisConfig, est: str):
     """The training settings behind estimator `est`: the run's own for the paper's network, with
-    ``analysis.memoryless_{lr,l2,by_length}`` where given for the probe's."""
+    ``analysis.memoryless_{lr,l2,by_length}`` where given for the probe's (a given L2 replaces
+    ``train.l2_grid`` too: the probe is trained with that L2)."""
     if NETWORK[est] == "paper":
         return train_cfg
     own = {"lr": acfg.memoryless_lr, "l2": acfg.memoryless_l2, "by_length": acfg.memoryless_by_length}
+    if acfg.memoryless_l2 is not None:
+        own["l2_grid"] = ()
     return dataclasses.replace(train_cfg, **{k: v for k, v in own.items() if v is not None})
 
 

@@ -1,6 +1,6 @@
 """Beyond the paper: why the sequential-Jacobian count overestimates the true context.
 
-  emojax reproduce woellmer2012_causes         # ~5 min on 2 quiet CPU cores; configs/woellmer2012_causes.yaml
+  emojax reproduce woellmer2012_causes         # ~2 min on 2 quiet CPU cores; configs/woellmer2012_causes.yaml
   emojax reproduce woellmer2012_causes:quick   # seconds (what the tests run)
 
 Each candidate cause is measured on corpora whose true context is known, with no temporal
@@ -10,16 +10,16 @@ several ways:
 
 | row | what it isolates |
 | --- | --- |
-| ``init_fb0`` / ``init_fb-2`` | a freshly initialised BLSTM (no training), forget-gate bias 0 (the model's default) or -2: the context the architecture shows before learning anything |
+| ``init_fb0`` / ``init_fb-2`` | a freshly initialised BLSTM of the paper's size (no training), forget-gate bias 0 (the model's default) or -2: the context the architecture shows before learning anything |
 | ``paper`` | the trained BLSTM, the paper's count (mean over ``seeds`` training seeds; their spread in ``seed_sd``, ``seed_min``, ``seed_max``) |
 | ``seed_mean_jacobian`` | the signed Jacobian averaged over the seeds before |J| and counting (does seed noise inflate the count?) |
 | ``self_reference`` | the threshold taken of S[t, t] instead of the row maximum (mean over the seeds) |
 | ``l2_features`` | features combined by the root sum of squares instead of Σ|J| (does a sum over many low-signal features build a floor?) (mean over the seeds) |
 | ``signal_features`` | Σ|J| over the features that carry signal only (informative and redundant ones; statespace: the strong half) (mean over the seeds) |
-| ``memoryless`` | the probe BLSTM trained from a near-memoryless start (forget-gate bias ``analysis.memoryless_forget_bias``; its own size and training, ``analysis.memoryless_{hidden,lr,by_length}``) |
+| ``memoryless`` | the probe BLSTM trained from a near-memoryless start (forget-gate bias ``analysis.memoryless_forget_bias``; its own size and training, ``analysis.memoryless_{hidden,lr,l2,by_length}``) |
 | ``directional`` | the paper's BLSTMs read per direction: the past against the forward direction's own maximum (the current input reaches the output through both directions, a past one through one: does the row maximum halve the past?) (mean over the seeds) |
 | ``memoryless_directional`` | the memoryless probe read per direction |
-| ``memoryless_long`` | the memoryless probe trained longer (``long_patience``, ``long_max_epochs``; Adam's step ``long_lr``): does the training budget cap the memory it learns? |
+| ``memoryless_long`` | the memoryless probe trained longer (``long_patience``, ``long_max_epochs``; Adam's step ``long_lr``, by default the probe's own): does the training budget cap the memory it learns? |
 
 Beside them, the macro F1 of the paper's BLSTM and of a classifier on the Bayes-optimal smoother's
 estimate (``f1_oracle``: a model using exactly the true context): where the BLSTM falls short of
@@ -63,8 +63,9 @@ class Config:
                                 "synthetic:rho=0.9,seed=20,sequences=100",
                                 "synthetic:rho=0.9,snr=0.25,seed=20,sequences=100",
                                 "statespace:rho=0,seed=20", "statespace:rho=0.9,seed=20")
-    # the `memoryless_long` row's training: Adam's step and the patience raised, more epochs
-    long_lr: float = 3e-3
+    # the `memoryless_long` row's training: more patience and epochs than the probe's own; Adam's
+    # step long_lr (None: the probe's own, analysis.memoryless_lr or train.lr)
+    long_lr: float | None = None
     long_patience: int = 30
     long_max_epochs: int = 200
     model: ModelConfig = ModelConfig()
@@ -77,7 +78,8 @@ class Config:
         check("task", self.task, choices=WOELLMER_TASKS)
         check("folds", self.folds, at_least=1)
         check("seeds", self.seeds, at_least=2)
-        check("long_lr", self.long_lr, positive=True)
+        if self.long_lr is not None:
+            check("long_lr", self.long_lr, positive=True)
         check("long_patience", self.long_patience, at_least=1)
         check("long_max_epochs", self.long_max_epochs, at_least=1)
         if not self.corpora:
@@ -88,8 +90,10 @@ class Config:
                                  "or statespace:...")
 
     def long_training(self, base: TrainConfig) -> TrainConfig:
-        """`base` (the probe's own training) with the `memoryless_long` row's step and budget."""
-        return dataclasses.replace(base, lr=self.long_lr, patience=self.long_patience,
+        """`base` (the probe's own training) with the `memoryless_long` row's budget (and step,
+        where ``long_lr`` is given)."""
+        return dataclasses.replace(base, lr=base.lr if self.long_lr is None else self.long_lr,
+                                   patience=self.long_patience,
                                    max_epochs=self.long_max_epochs)
 
 
