@@ -227,6 +227,13 @@ def estimator_train(train_cfg, acfg: AnalysisConfig, est: str):
     return dataclasses.replace(train_cfg, **{k: v for k, v in own.items() if v is not None})
 
 
+def estimator_config(cfg, est: str):
+    """The Wöllmer settings `cfg` the network behind estimator `est` is trained with: its model
+    (`estimator_model`) and training (`estimator_train`) from ``cfg.analysis``."""
+    return dataclasses.replace(cfg, model=estimator_model(cfg.model, cfg.analysis, est),
+                               train=estimator_train(cfg.train, cfg.analysis, est))
+
+
 def seed_offset(est: str, k: int) -> int:
     """Added to a fold's training seed for estimator `est`, training seed index `k` (k = 0 of the
     paper's network is the run's own model)."""
@@ -347,18 +354,17 @@ def _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, fold, clf, est,
     from emojax.experiments.runner import fingerprint
     from emojax.models import woellmer as model
     from emojax.train.checkpoint import load_params, save_params
-    mcfg = estimator_model(cfg.model, cfg.analysis, est)
-    like = model.init_from(mcfg, jax.random.PRNGKey(0), rec["width"], rec["n_classes"])
+    ecfg = estimator_config(cfg, est)
+    like = model.init_from(ecfg.model, jax.random.PRNGKey(0), rec["width"], rec["n_classes"])
     if NETWORK[est] == "paper" and k == 0:
         return load_params(wd.checkpoint(W.checkpoint_name(task, fold, clf)), like)
-    tcfg = estimator_train(cfg.train, cfg.analysis, est)
     run_seqs, seed = W._condition(seqs, clf, cfg, fold)
     seed += seed_offset(est, k)
     content = W.piece_settings(cfg, corpus)
     # the probe's own training settings, where they differ from the run's (in `content`)
-    own = {} if tcfg == cfg.train else {"probe_train": dataclasses.asdict(tcfg)}
+    own = {} if ecfg.train == cfg.train else {"probe_train": dataclasses.asdict(ecfg.train)}
     name = (f"{W.checkpoint_name(task, fold, clf)}_{NETWORK[est]}_s{k}_"
-            + fingerprint({**content, "model": dataclasses.asdict(mcfg), "task": task,
+            + fingerprint({**content, "model": dataclasses.asdict(ecfg.model), "task": task,
                            "test_speakers": rec["test_speakers"], "seed": seed, **own}))
     if wd.probe(name).exists():
         try:
@@ -368,8 +374,7 @@ def _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, fold, clf, est,
     if (task, fold) not in preps:
         preps[(task, fold)] = W.prepare_fold(corpus, seqs, seq_speaker, task, rec["test_speakers"],
                                              cfg, fold)
-    wcfg = dataclasses.replace(cfg, model=mcfg, train=tcfg)
-    params, _, _ = W.train_blstm(preps[(task, fold)], run_seqs, wcfg, rec["width"], seed, bar)
+    params, _, _ = W.train_blstm(preps[(task, fold)], run_seqs, ecfg, rec["width"], seed, bar)
     save_params(wd.probe(name), params)
     return params
 

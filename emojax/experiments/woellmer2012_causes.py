@@ -165,8 +165,8 @@ def diagnose(cfg: Config, spec: str, progress=None) -> dict:
     from emojax.analysis import context as ctx
     from emojax.data.batching import bucket_length
     from emojax.experiments import woellmer2012 as W
-    from emojax.experiments.woellmer2012_analysis import (TASK_DIMS, _oracle, estimator_model,
-                                                          estimator_train, oracle_f1, seed_offset)
+    from emojax.experiments.woellmer2012_analysis import (TASK_DIMS, _oracle, estimator_config,
+                                                          oracle_f1, seed_offset)
     from emojax.models import woellmer as model
     from emojax.train.metrics import scores
     a = cfg.analysis
@@ -179,8 +179,7 @@ def diagnose(cfg: Config, spec: str, progress=None) -> dict:
     S = {r: [] for r in ROWS}
     per_seed, per_l2, per_sig, per_dir = ([[] for _ in range(cfg.seeds)] for _ in range(4))
     f1, f1_oracle = [], []
-    memoryless = dataclasses.replace(wcfg, model=estimator_model(cfg.model, a, "memoryless"),
-                                     train=estimator_train(cfg.train, a, "memoryless"))
+    memoryless = estimator_config(wcfg, "memoryless")
     for f, group in enumerate(groups):
         prep = W.prepare_fold(corpus, seqs, spk, cfg.task, group, wcfg, f)
         width = bucket_length(prep["selected"].size)

@@ -168,8 +168,8 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
     from emojax.data.batching import bucket_length
     from emojax.experiments import woellmer2012 as W
     from emojax.experiments.woellmer2012_analysis import (
-        TASK_DIMS, _oracle, by_network, context_figures, estimator_model, estimator_train, interval,
-        oracle_f1, read_estimators, seed_offset)
+        TASK_DIMS, _oracle, by_network, context_figures, estimator_config, interval, oracle_f1,
+        read_estimators, seed_offset)
     from emojax.train.metrics import scores
     wcfg = _point_config(cfg, p)
     a = cfg.analysis
@@ -186,8 +186,7 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
         test = [s for s, part in zip(seqs, prep["part"]) if part == "test"]
         xs = [prep["X"][s] for s in test]
         for net, ests in networks.items():
-            ncfg = dataclasses.replace(wcfg, model=estimator_model(wcfg.model, a, ests[0]),
-                                       train=estimator_train(wcfg.train, a, ests[0]))
+            ncfg = estimator_config(wcfg, ests[0])
             for k in range(a.seeds):
                 seed = cfg.seed * 7919 + f * 31 + seed_offset(ests[0], k)
                 params, logits, _ = W.train_blstm(prep, seqs, ncfg, width, seed, progress)
