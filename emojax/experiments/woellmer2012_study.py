@@ -145,20 +145,18 @@ def _point_config(cfg: Config, p: dict):
                     train=dataclasses.replace(cfg.train, l2=p["l2"]), analysis=cfg.analysis)
 
 
-PROBE_OWN = ("memoryless_hidden", "memoryless_lr", "memoryless_l2", "memoryless_by_length")
-
-
 def _settings(cfg: Config, p: dict) -> dict:
+    from emojax.experiments.woellmer2012_analysis import estimator_config
     w = _point_config(cfg, p)
     a = cfg.analysis                        # what the study uses of the analysis settings
+    probe = estimator_config(w, "memoryless")     # the probe's model and training, as trained
     return {"experiment": "woellmer2012_study", "corpus": w.corpus, "task": cfg.task,
             "folds": cfg.folds, "seed": cfg.seed, "model": dataclasses.asdict(w.model),
             "train": dataclasses.asdict(w.train),
             "analysis": {"theta": a.theta, "position": a.position, "mode": a.mode,
                          "estimators": list(a.estimators), "seeds": a.seeds, "level": a.level,
-                         "memoryless_forget_bias": a.memoryless_forget_bias,
-                         # the probe's own size and training settings, where given
-                         **{k: getattr(a, k) for k in PROBE_OWN if getattr(a, k) is not None}}}
+                         "probe_model": dataclasses.asdict(probe.model),
+                         "probe_train": dataclasses.asdict(probe.train)}}
 
 
 def run_point(cfg: Config, p: dict, progress=None) -> dict:
