@@ -1,0 +1,82 @@
+"""The first-order smoother (`emojax.analysis.smoother`) against brute force and the exact Bayes
+smoother of an AR(1) state seen through white noise."""
+import numpy as np
+
+from emojax.analysis import smoother as sm
+from emojax.analysis.context import context_counts
+
+
+def test_two_sided_is_the_double_sum():
+    rng = np.random.default_rng(0)
+    s = rng.normal(size=(9, 3))
+    for lam in (0.0, 0.3, 0.9):
+        naive = np.array([[sum(lam ** abs(k - t) * s[k, c] for k in range(9)) for c in range(3)]
+                          for t in range(9)])
+        np.testing.assert_allclose(sm.two_sided(s, lam), naive, atol=1e-12)
+
+
+def test_sensitivity_is_the_predictors_jacobian():
+    rng = np.random.default_rng(1)
+    f = sm.FirstOrderSmoother(decay=0.7, weights=rng.normal(size=(4, 3)), intercept=rng.normal(size=3))
+    T, F = 7, 4
+    base = f.predict(np.zeros((T, F)))
+    J = np.zeros((T, 3, T, F))                       # the predictor is linear: unit inputs give J
+    for t in range(T):
+        for i in range(F):
+            x = np.zeros((T, F))
+            x[t, i] = 1.0
+            J[:, :, t, i] = f.predict(x) - base
+    np.testing.assert_allclose(f.sensitivity(T), np.abs(J).sum(axis=(1, 3)), atol=1e-12)
+    np.testing.assert_array_equal(sm.FirstOrderSmoother(0.0, f.weights, f.intercept).sensitivity(3),
+                                  np.eye(3) * np.abs(f.weights).sum())
+
+
+def _corpus(rho, *, speakers=10, per_speaker=20, T=40, F=4, noise=1.2, seed=0):
+    """AR(1) latent, features = latent x loadings + white noise, 3 classes by thresholds of the
+    latent plus rating noise; with the exact smoother's decay (middle row of C (C + σ² I)⁻¹, σ²
+    the noise of the best single-step estimate of the latent)."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=F)
+    xs, ys, groups = [], [], []
+    for g in range(speakers):
+        for _ in range(per_speaker):
+            z = np.empty(T)
+            z[0] = rng.normal()
+            for t in range(1, T):
+                z[t] = rho * z[t - 1] + np.sqrt(1 - rho ** 2) * rng.normal()
+            xs.append(z[:, None] * a[None] + noise * rng.normal(size=(T, F)))
+            ys.append(np.digitize(z + 0.3 * rng.normal(size=T), [-0.45, 0.45]))
+            groups.append(g)
+    n = 201
+    lags = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :])
+    C = rho ** lags
+    W = C @ np.linalg.inv(C + noise ** 2 / (a @ a) * np.eye(n))
+    m = n // 2
+    return xs, ys, groups, W[m], W[m, m + 1] / W[m, m]
+
+
+def test_fit_recovers_the_exact_smoothers_decay_and_context():
+    xs, ys, groups, row, lam = _corpus(0.85)
+    f = sm.fit_first_order(xs, ys, 3, groups)
+    assert abs(f.decay - lam) < 0.03, (f.decay, lam)
+    m = len(row) // 2                                 # the exact smoother's past context at 3 %
+    true_past = int((row[:m] >= 0.03 * row.max()).sum())
+    past, _ = context_counts(f.sensitivity(60), 0.03)
+    assert abs(int(past[-1]) - true_past) <= 1, (past[-1], true_past)
+
+
+def test_no_temporal_structure_gives_no_context():
+    xs, ys, groups, _, lam = _corpus(0.0, seed=3)
+    assert lam < 1e-9
+    f = sm.fit_first_order(xs, ys, 3, groups)
+    assert f.decay < 0.03                              # the 3 % threshold: no lag counts
+    past, future = context_counts(f.sensitivity(20), 0.03)
+    assert past.sum() == future.sum() == 0
+
+
+def test_center_by_group_removes_each_groups_mean():
+    rng = np.random.default_rng(2)
+    xs = [rng.normal(size=(5, 2)) + 3 for _ in range(4)]
+    out = sm.center_by_group(xs, ["a", "b", "a", "b"])
+    np.testing.assert_allclose(np.concatenate([out[0], out[2]]).mean(0), 0, atol=1e-12)
+    np.testing.assert_allclose(np.concatenate([out[1], out[3]]).mean(0), 0, atol=1e-12)
