@@ -196,7 +196,7 @@ def test_analysis_tables_put_the_recommended_estimator_first_and_need_no_paper()
                                                           summarise)
     mats = [geometric(30, 0.5), geometric(25, 0.6)]
     corpus = types.SimpleNamespace(name="synthetic", params={"kind": "synthetic"})
-    both = AnalysisConfig()
+    both = AnalysisConfig(estimators=("paper", "memoryless"), recommended="memoryless")
     S_by = {("valence3", "ordered", "paper"): [mats], ("valence3", "ordered", "memoryless"): [mats],
             ("valence3", "oracle", "paper"): [mats]}
     md = context_markdown(summarise(S_by, both), corpus, both)

@@ -58,14 +58,15 @@ def test_quick_runs_the_context_analysis(quick):
     assert 6 <= ge10[("valence3", "oracle")]["past"] <= 9
     assert ge10[("valence3", "ordered")]["past"] > 0
     # every estimator for every trained condition, each mean with its interval
-    assert doc["meta"]["recommended_estimator"] == "memoryless"
+    assert doc["meta"]["recommended_estimator"] == "smoother"
     ests = {(r["condition"], r["estimator"]) for r in doc["records"]}
-    assert {("ordered", "paper"), ("ordered", "memoryless"), ("shuffled", "memoryless")} <= ests
+    assert {("ordered", "paper"), ("ordered", "memoryless"), ("shuffled", "memoryless"),
+            ("ordered", "smoother"), ("shuffled", "smoother")} <= ests
     for r in doc["records"]:
         if r["condition"] in ("ordered", "shuffled") and not isinstance(r["position"], int):
             assert r["past_low"] <= r["past"] <= r["past_high"] and r["seeds"] == 1
     md = (res / "context.md").read_text()
-    assert "memoryless" in md and "[" in md
+    assert "memoryless" in md and "smoother" in md and "[" in md
 
 
 def test_rerun_resumes_without_training(quick, monkeypatch):
@@ -146,13 +147,13 @@ def test_context_study_quick(tmp_path):
     for corpus in ("synthetic", "statespace"):
         assert truth[(corpus, 0.5)] < truth[(corpus, 0.9)]          # the truth rises with rho
     measured = [r for r in doc["records"] if r["condition"] == "ordered"]
-    assert {r["estimator"] for r in measured} == {"paper", "memoryless", "directional",
+    assert {r["estimator"] for r in measured} == {"paper", "memoryless", "smoother", "directional",
                                                   "memoryless_directional"}
     assert all(r["past_low"] <= r["past"] <= r["past_high"] for r in measured)
     oracle_f1 = [r["f1"] for r in doc["records"] if r["condition"] == "oracle"]
     assert len(oracle_f1) == 6 and all(0 < v <= 1 for v in oracle_f1)
     card = doc["meta"]["scorecard"]
-    assert card["all/paper"]["points"] == 4 and 0 <= card["all/memoryless"]["within_1"] <= 1
+    assert card["all/paper"]["points"] == 4 and 0 <= card["all/smoother"]["within_1"] <= 1
     assert card["all, rho >= 0.5/paper"]["points"] == 4
     assert (wd / "results" / "fig4_measured_vs_true.png").is_file()
     # the corpus-size sweep: 30 and 60 sequences at rho 0.9, snr 0.25 (two more points)

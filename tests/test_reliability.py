@@ -274,13 +274,14 @@ def test_analysis_reads_the_same_networks_per_direction(tmp_path, finished):
     before = json.loads((wd / "results" / "context.json").read_text())["records"]
     with _counting_training() as calls:
         assert cli.main(["analyze", str(wd), "--no-progress", "--set",
-                         "analysis.estimators=[paper,memoryless,directional,memoryless_directional]"]) == 0
+                         "analysis.estimators=[paper,memoryless,smoother,directional,"
+                         "memoryless_directional]"]) == 0
     assert not calls
     doc = json.loads((wd / "results" / "context.json").read_text())
     after = doc["records"]
-    assert {r["estimator"] for r in after} == {"paper", "memoryless", "directional",
+    assert {r["estimator"] for r in after} == {"paper", "memoryless", "smoother", "directional",
                                                "memoryless_directional"}
-    assert [r for r in after if r["estimator"] in ("paper", "memoryless")] == before
+    assert [r for r in after if r["estimator"] in ("paper", "memoryless", "smoother")] == before
     assert "memoryless_directional" in doc["meta"]["estimators"]
 
 

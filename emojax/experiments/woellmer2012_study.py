@@ -73,7 +73,7 @@ class Config:
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     analysis: AnalysisConfig = AnalysisConfig(
-        estimators=("paper", "memoryless", "directional", "memoryless_directional"))
+        estimators=("paper", "memoryless", "smoother", "directional", "memoryless_directional"))
     seed: int = 0
 
     def __post_init__(self):
@@ -167,7 +167,7 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
     from emojax.experiments import woellmer2012 as W
     from emojax.experiments.woellmer2012_analysis import (
         TASK_DIMS, _oracle, by_network, context_figures, estimator_config, interval, oracle_f1,
-        read_estimators, seed_offset)
+        read_estimators, seed_offset, smoother_readings)
     from emojax.train.metrics import scores
     wcfg = _point_config(cfg, p)
     a = cfg.analysis
@@ -184,6 +184,12 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
         test = [s for s, part in zip(seqs, prep["part"]) if part == "test"]
         xs = [prep["X"][s] for s in test]
         for net, ests in networks.items():
+            if net == "smoother":
+                for k in range(a.seeds):
+                    S_est["smoother"][k] += smoother_readings(
+                        prep, seqs, corpus.speaker, [len(s) for s in test], k,
+                        cfg.seed * 7919 + f * 31)
+                continue
             ncfg = estimator_config(wcfg, ests[0])
             for k in range(a.seeds):
                 seed = cfg.seed * 7919 + f * 31 + seed_offset(ests[0], k)
