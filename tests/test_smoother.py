@@ -80,3 +80,12 @@ def test_center_by_group_removes_each_groups_mean():
     out = sm.center_by_group(xs, ["a", "b", "a", "b"])
     np.testing.assert_allclose(np.concatenate([out[0], out[2]]).mean(0), 0, atol=1e-12)
     np.testing.assert_allclose(np.concatenate([out[1], out[3]]).mean(0), 0, atol=1e-12)
+
+
+def test_padded_batch_is_each_sequence_alone():
+    rng = np.random.default_rng(4)
+    ss = [rng.normal(size=(n, 2)) for n in (3, 8, 1, 5)]
+    padded = sm._padded(ss)
+    for lam in (0.0, 0.6):
+        np.testing.assert_allclose(sm._two_sided_padded(*padded, lam),
+                                   np.concatenate([sm.two_sided(s, lam) for s in ss]), atol=1e-12)

@@ -110,9 +110,31 @@ def _projections(xs, Ys, ridge: float, folds: int) -> list[np.ndarray]:
     return out
 
 
-def _rss(ss, Y, lam: float):
+def _padded(ss) -> tuple[np.ndarray, np.ndarray]:
+    """``(S (N, T_max, C), valid (N, T_max))``: the sequences zero-padded at their ends."""
+    T = max(len(s) for s in ss)
+    S = np.zeros((len(ss), T, ss[0].shape[1]))
+    valid = np.zeros((len(ss), T), bool)
+    for i, s in enumerate(ss):
+        S[i, :len(s)] = s
+        valid[i, :len(s)] = True
+    return S, valid
+
+
+def _two_sided_padded(S: np.ndarray, valid: np.ndarray, lam: float) -> np.ndarray:
+    """`two_sided` of every padded sequence at once, its valid steps stacked ``(n, C)``. The padding
+    is zeros, so the backward pass over the whole reversed array starts each sequence afresh."""
+    from scipy.signal import lfilter
+    if lam == 0:
+        return S[valid]
+    fwd = lfilter([1.0], [1.0, -lam], S, axis=1)
+    bwd = lfilter([1.0], [1.0, -lam], S[:, ::-1], axis=1)[:, ::-1]
+    return (fwd + bwd - S)[valid]
+
+
+def _rss(padded, Y, lam: float):
     """Least squares of Y on [1, two_sided(s, λ)]: (residual sum of squares, coefficients)."""
-    Z = np.concatenate([two_sided(s, lam) for s in ss])
+    Z = _two_sided_padded(*padded, lam)
     A = np.concatenate([np.ones((len(Z), 1)), Z], axis=1)
     coef = np.linalg.lstsq(A, Y, rcond=None)[0]
     return float(((A @ coef - Y) ** 2).sum()), coef
@@ -128,11 +150,11 @@ def fit_first_order(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], n_classe
     xs = center_by_group(xs, groups)
     Ys = [np.eye(n_classes)[np.asarray(y, np.int64)] for y in ys]
     Y = np.concatenate(Ys)
-    ss = _projections(xs, Ys, ridge, folds)
+    padded = _padded(_projections(xs, Ys, ridge, folds))
 
     def best(taus):
         lams = np.r_[0.0, np.exp(-1.0 / np.asarray(taus))]
-        fits = [(_rss(ss, Y, lam), lam) for lam in lams]
+        fits = [(_rss(padded, Y, lam), lam) for lam in lams]
         i = int(np.argmin([f[0][0] for f in fits]))
         return i, lams, fits
     i, lams, fits = best(COARSE)

@@ -7,8 +7,8 @@ On corpora with a known answer the true context is exact (the Bayes-optimal smoo
 sensitivity, counted like the network's). Each study point trains the Wöllmer BLSTM on one task for
 the first ``folds`` leave-one-speaker-out folds and counts the mean past context at θ
 (``analysis.theta``, 3 %) over output steps with >= 10 predecessors, by every estimator of
-``analysis.estimators`` (the paper's count, the memoryless-start probe, and both read per
-direction), with its 95 % interval
+``analysis.estimators`` (the paper's count, the memoryless-start probe, both read per direction,
+and the first-order smoother fitted without a network), with its 95 % interval
 over test sequences, beside the truth on the same test sequences:
 
 - the embedded corpus (`emojax.data.synthetic`) over ``rhos`` x ``snrs`` x ``seeds``, at
@@ -23,7 +23,8 @@ Corpus seeds of the default config were never used while an estimator was chosen
 (the memoryless probe was chosen on statespace seeds 0-2 and embedded seed 0, checked on embedded
 seed 10 and statespace seeds 10-11; its size and training on embedded seeds 1, 2 and 20, checked on
 embedded seed 14 and statespace seeds 14-15; the per-direction reading was examined on embedded
-seeds 1-2; the causes use seed 20). Writes WORKDIR/results/context_study.{json,csv,md},
+seeds 1-2; the smoother was chosen on embedded seeds 1, 2 and 20 and checked on embedded seed 16
+and statespace seeds 16-17; the causes use seed 20). Writes WORKDIR/results/context_study.{json,csv,md},
 fig4_measured_vs_true.png, fig7_context_vs_size.png and, for the corpus-size sweep,
 context_assumed.{json,md} and fig8_assumed_rho.png; the default run publishes them to
 results/woellmer2012/.
