@@ -147,6 +147,12 @@ def fit_first_order(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], n_classe
     sequence i (features are centred per speaker first)."""
     if not len(xs):
         raise ValueError("no sequences to fit the smoother to")
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(1):       # small products: BLAS threads only contend (100x slower
+        return _fit(xs, ys, n_classes, groups, ridge, folds)   # beside busy workers)
+
+
+def _fit(xs, ys, n_classes: int, groups, ridge: float, folds: int) -> FirstOrderSmoother:
     xs = center_by_group(xs, groups)
     Ys = [np.eye(n_classes)[np.asarray(y, np.int64)] for y in ys]
     Y = np.concatenate(Ys)
