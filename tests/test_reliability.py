@@ -285,6 +285,27 @@ def test_analysis_reads_the_same_networks_per_direction(tmp_path, finished):
     assert "memoryless_directional" in doc["meta"]["estimators"]
 
 
+def test_analysis_smoother_draws_train_no_network(tmp_path, finished):
+    """`analysis.smoother_draws=3` refits the smoother on bootstrap resamples (its records carry
+    3 fits, a mean over them and an interval around it) and trains no network; the paper's and
+    the memoryless counts are unchanged."""
+    import shutil
+    wd = tmp_path / "copy"
+    shutil.copytree(finished, wd)
+    before = json.loads((wd / "results" / "context.json").read_text())["records"]
+    with _counting_training() as calls:
+        assert cli.main(["analyze", str(wd), "--no-progress", "--set",
+                         "analysis.smoother_draws=3"]) == 0
+    assert not calls
+    after = json.loads((wd / "results" / "context.json").read_text())["records"]
+    assert [r for r in after if r["estimator"] != "smoother"] == \
+        [r for r in before if r["estimator"] != "smoother"]
+    means = [r for r in after if r["estimator"] == "smoother" and r["position"] == "ge10"]
+    assert means and all(r["seeds"] == 3 and r["past_low"] <= r["past"] <= r["past_high"]
+                         for r in means)
+    assert "3 fits" in (wd / "results" / "context.md").read_text()
+
+
 def test_analysis_probe_settings_retrain_only_the_probes(tmp_path, finished):
     """The probe's own size and training settings (`analysis.memoryless_{hidden,lr,by_length}`)
     are part of its fingerprint: `emojax analyze` with them trains every probe anew, once (the

@@ -114,6 +114,10 @@ class AnalysisConfig:
     memoryless_l2: float | None = None
     memoryless_by_length: bool | None = True
     seeds: int = 1                    # training seeds per fold and estimator (>1: extra models)
+    # The smoother's counterpart of training seeds: fits per fold and condition, the first on all
+    # training sequences, the others on bootstrap resamples of them; its count is their mean
+    # (bagged) and its interval covers them (`smoother_readings`).
+    smoother_draws: int = 1
     level: float = 0.95               # confidence level of the intervals (over sequences and seeds)
 
     def __post_init__(self):
@@ -124,6 +128,7 @@ class AnalysisConfig:
             check("analysis.estimators", e, choices=tuple(ESTIMATORS))
         check("analysis.recommended", self.recommended, choices=tuple(self.estimators))
         check("analysis.seeds", self.seeds, at_least=1)
+        check("analysis.smoother_draws", self.smoother_draws, at_least=1)
         check("analysis.level", self.level, positive=True, below=1.0)
         check("analysis.memoryless_forget_bias", self.memoryless_forget_bias)
         if self.memoryless_hidden is not None:
@@ -246,6 +251,12 @@ def estimator_config(cfg, est: str):
     (`estimator_model`) and training (`estimator_train`) from ``cfg.analysis``."""
     return dataclasses.replace(cfg, model=estimator_model(cfg.model, cfg.analysis, est),
                                train=estimator_train(cfg.train, cfg.analysis, est))
+
+
+def draws(acfg: AnalysisConfig, net: str) -> int:
+    """How many models network `net` is read on per fold and condition: ``analysis.seeds``
+    training seeds, or for the smoother ``analysis.smoother_draws`` fits."""
+    return acfg.smoother_draws if net == "smoother" else acfg.seeds
 
 
 def seed_offset(est: str, k: int) -> int:
@@ -397,8 +408,8 @@ def smoother_readings(prep, run_seqs, speaker, lengths, k: int, seed: int) -> li
     """The `smoother` estimator's sensitivity matrices, one per test sequence length in `lengths`:
     the first-order smoother (`emojax.analysis.smoother`) fitted to the fold's training speakers'
     sequences in the order `run_seqs` gives them (`prep`: `woellmer2012.prepare_fold`). Draw
-    ``k = 0`` fits all of them; ``k >= 1`` (``analysis.seeds``) a bootstrap resample of the
-    sequences (seeded by `seed` and k), the smoother's counterpart of another training seed."""
+    ``k = 0`` fits all of them; ``k >= 1`` (``analysis.smoother_draws``) a bootstrap resample of
+    the sequences (seeded by `seed` and k), the smoother's counterpart of another training seed."""
     from emojax.analysis.smoother import fit_first_order
     train = [s for s, part in zip(run_seqs, prep["part"]) if part != "test"]
     if k:
@@ -474,7 +485,7 @@ def analyze_workdir(wd, cfg, corpus, fold_records: list[dict], *, progress: bool
     conditions = [c for c in W.BLSTMS if c in cfg.classifiers]
     networks = by_network(acfg.estimators)
     units = [(t, f, c, n, k) for (t, f) in sorted(folds) for c in conditions
-             for n in networks for k in range(acfg.seeds)]
+             for n in networks for k in range(draws(acfg, n))]
     keys = [_unit_key(*u) for u in units]
     read: dict = {}
     bar = tqdm(total=len(keys), desc="sequential Jacobians", disable=not progress, unit="model")
@@ -495,7 +506,7 @@ def analyze_workdir(wd, cfg, corpus, fold_records: list[dict], *, progress: bool
     for (task, f, clf, net, k), key in zip(units, keys):
         cond = "ordered" if clf == "blstm" else "shuffled"
         for est in acfg.estimators:                   # records keep the estimators' order
-            S_by.setdefault((task, cond, est), [[] for _ in range(acfg.seeds)])
+            S_by.setdefault((task, cond, est), [[] for _ in range(draws(acfg, NETWORK[est]))])
         for est, S in read[key].items():
             S_by[(task, cond, est)][k].extend(S)
     example = None                   # (J, S, x) of one 30-utterance sequence for Fig. 1
@@ -658,6 +669,10 @@ def context_markdown(summary: dict, corpus, acfg: AnalysisConfig) -> str:
     pos = acfg.position
     pct = f"{100 * acfg.level:g} %"
     over = "test sequences and training seeds" if acfg.seeds > 1 else "test sequences (one training seed)"
+    if "smoother" in acfg.estimators:
+        over += (f"; the smoother's over test sequences and {acfg.smoother_draws} fits (all training "
+                 "sequences and bootstrap resamples of them; its count is their mean)"
+                 if acfg.smoother_draws > 1 else "; the smoother's over test sequences (one fit)")
     lines = ["# Wöllmer et al. 2012 §5.2 — context used by the BLSTM", "",
              f"Corpus `{corpus.name}`. Counts of past/future utterances whose sensitivity is at "
              f"least {100 * acfg.theta:g} % of the row maximum; `{pos}` = output steps with at least "

@@ -156,6 +156,7 @@ def _settings(cfg: Config, p: dict) -> dict:
             "train": dataclasses.asdict(w.train),
             "analysis": {"theta": a.theta, "position": a.position, "mode": a.mode,
                          "estimators": list(a.estimators), "seeds": a.seeds, "level": a.level,
+                         **({"smoother_draws": a.smoother_draws} if "smoother" in a.estimators else {}),
                          "probe_model": dataclasses.asdict(probe.model),
                          "probe_train": dataclasses.asdict(probe.train)}}
 
@@ -167,8 +168,8 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
     from emojax.data.batching import bucket_length
     from emojax.experiments import woellmer2012 as W
     from emojax.experiments.woellmer2012_analysis import (
-        TASK_DIMS, _oracle, by_network, context_figures, estimator_config, interval, oracle_f1,
-        read_estimators, seed_offset, smoother_readings)
+        NETWORK, TASK_DIMS, _oracle, by_network, context_figures, draws, estimator_config, interval,
+        oracle_f1, read_estimators, seed_offset, smoother_readings)
     from emojax.train.metrics import scores
     wcfg = _point_config(cfg, p)
     a = cfg.analysis
@@ -176,7 +177,7 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
     seqs = data.sequences(corpus)
     spk, groups = W.folds_of(dataclasses.replace(wcfg, max_folds=cfg.folds), corpus, seqs, "folds")
     oracle = _oracle(corpus)
-    S_est = {e: [[] for _ in range(a.seeds)] for e in a.estimators}
+    S_est = {e: [[] for _ in range(draws(a, NETWORK[e]))] for e in a.estimators}
     S_true, f1, f1_oracle = [], [], []
     networks = by_network(a.estimators)
     for f, group in enumerate(groups):
@@ -186,7 +187,7 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
         xs = [prep["X"][s] for s in test]
         for net, ests in networks.items():
             if net == "smoother":
-                for k in range(a.seeds):
+                for k in range(draws(a, net)):
                     S_est["smoother"][k] += smoother_readings(
                         prep, seqs, corpus.speaker, [len(s) for s in test], k,
                         cfg.seed * 7919 + f * 31)
