@@ -89,3 +89,28 @@ def test_padded_batch_is_each_sequence_alone():
     for lam in (0.0, 0.6):
         np.testing.assert_allclose(sm._two_sided_padded(*padded, lam),
                                    np.concatenate([sm.two_sided(s, lam) for s in ss]), atol=1e-12)
+
+
+def test_readings_fit_the_conditions_training_speakers_in_its_order(monkeypatch):
+    """`smoother_readings` fits the training speakers' sequences only, in the order the condition
+    gives them (shuffled for the shuffled control), keeps a bootstrap copy's identity for the
+    cross-fitting, and returns one matrix per test length."""
+    from emojax.experiments import woellmer2012_analysis as A
+    rng = np.random.default_rng(5)
+    seqs = [np.arange(i * 6, i * 6 + 6) for i in range(4)]
+    prep = {"part": np.array(["train", "val", "test", "train"]), "X": rng.normal(size=(24, 3)),
+            "y": rng.integers(0, 3, 24), "n_classes": 3}
+    speaker = np.repeat(["a", "b", "c", "d"], 6)
+    seen = {}
+
+    def fake(xs, ys, n_classes, groups, **kw):
+        seen.update(xs=xs, groups=groups, ids=list(kw["ids"]))
+        return sm.FirstOrderSmoother(0.5, np.ones((3, 3)), np.zeros(3))
+    monkeypatch.setattr(sm, "fit_first_order", fake)
+    shuffled = [s[::-1] for s in seqs]
+    S = A.smoother_readings(prep, shuffled, speaker, [5, 7], 0, seed=0)
+    assert [m.shape for m in S] == [(5, 5), (7, 7)]
+    assert seen["groups"] == ["a", "b", "d"] and seen["ids"] == [0, 1, 2]
+    np.testing.assert_array_equal(seen["xs"][0], prep["X"][seqs[0][::-1]])
+    A.smoother_readings(prep, shuffled, speaker, [5], 1, seed=0)        # a bootstrap draw
+    np.testing.assert_array_equal(seen["groups"], [["a", "b", "d"][i] for i in seen["ids"]])

@@ -27,8 +27,10 @@ the embedded corpus's seeds 1, 2 and 20; `emojax.experiments.woellmer2012_analys
 
 The sensitivity of output t to input t' is ``λ^|t - t'| Σ|P β|`` (`FirstOrderSmoother.sensitivity`),
 the sequential Jacobian of the fitted predictor, read by `emojax.analysis.context` like a network's.
-It is a model, not a measurement of the BLSTM: where the context does not decay geometrically with
-distance (a shuffled sequence, whose every utterance is equally informative) it cannot represent it.
+It is a model of the data, not a measurement of the BLSTM, and its form is the one the known-answer
+corpora are generated with (an AR(1) state): a context that is not one geometric decay it can only
+approximate. A shuffled sequence, whose every other utterance is equally informative (a spike at
+the current utterance plus a flat level), it cannot represent at all.
 Pure numpy (scipy's ``lfilter`` for the recursions).
 """
 from __future__ import annotations
@@ -48,7 +50,9 @@ REFINE = 41
 class FirstOrderSmoother:
     """A fitted smoother: its decay ``λ`` per step, the weights ``(F, C)`` from the current
     step's features to the C outputs (``P β``) and the intercept ``(C,)``. `predict` takes
-    features centred as the fit's were (per speaker)."""
+    features centred as the fit's were (per speaker). β and λ were fitted on the cross-fitted
+    projections and P is then refitted on all sequences, so `predict` is the fit's form with the
+    full-data projection; the counts depend on λ alone."""
     decay: float
     weights: np.ndarray
     intercept: np.ndarray
@@ -91,15 +95,17 @@ def _ridge(X: np.ndarray, Y: np.ndarray, ridge: float) -> np.ndarray:
     return np.linalg.solve(Xc.T @ Xc + ridge * len(X) * np.eye(X.shape[1]), Xc.T @ Yc)
 
 
-def _projections(xs, Ys, ridge: float, folds: int) -> list[np.ndarray]:
-    """``s = x P`` per sequence, each with a ``P`` fitted on the other folds' sequences (folds by
-    sequence index modulo `folds`; one fold: P fitted on everything)."""
+def _projections(xs, Ys, ridge: float, folds: int, ids) -> list[np.ndarray]:
+    """``s = x P`` per sequence, each with a ``P`` fitted on the other folds' sequences (fold of
+    sequence i: ``ids[i]`` modulo `folds`, so copies of one sequence in a bootstrap resample share
+    a fold; one fold: P fitted on everything)."""
     n = len(xs)
-    k = max(1, min(folds, n))
+    k = max(1, min(folds, len(set(ids))))
+    fold = [int(i) % k for i in ids]
     out: list = [None] * n
     for g in range(k):
-        held = [i for i in range(n) if i % k == g] if k > 1 else list(range(n))
-        fit = [i for i in range(n) if i % k != g] if k > 1 else held
+        held = [i for i in range(n) if fold[i] == g] if k > 1 else list(range(n))
+        fit = [i for i in range(n) if fold[i] != g] if k > 1 else held
         P = _ridge(np.concatenate([xs[i] for i in fit]), np.concatenate([Ys[i] for i in fit]), ridge)
         for i in held:
             out[i] = xs[i] @ P
@@ -137,22 +143,33 @@ def _rss(padded, Y, lam: float):
 
 
 def fit_first_order(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], n_classes: int,
-                    groups: Sequence, *, ridge: float = 0.01, folds: int = 5) -> FirstOrderSmoother:
+                    groups: Sequence, *, ridge: float = 0.01, folds: int = 5,
+                    ids: Sequence[int] | None = None) -> FirstOrderSmoother:
     """Fit the first-order smoother (module docstring) to sequences of features ``xs[i] (T_i, F)``
     with integer labels ``ys[i] (T_i,)`` in ``0..n_classes-1``; ``groups[i]``: the speaker of
-    sequence i (features are centred per speaker first)."""
+    sequence i (features are centred per speaker first); ``ids[i]``: which sequence it is (for a
+    bootstrap resample, whose copies of one sequence must be held out together when the
+    projection is cross-fitted; by default every entry is its own sequence)."""
     if not len(xs):
         raise ValueError("no sequences to fit the smoother to")
+    for i, y in enumerate(ys):
+        y = np.asarray(y)
+        if y.size and (y.min() < 0 or y.max() >= n_classes):
+            raise ValueError(f"sequence {i}: labels must be in 0..{n_classes - 1}, got "
+                             f"{y.min()}..{y.max()}")
+    ids = list(range(len(xs))) if ids is None else list(ids)
+    if len(ids) != len(xs):
+        raise ValueError(f"{len(xs)} sequences but {len(ids)} ids")
     from threadpoolctl import threadpool_limits
-    with threadpool_limits(1):       # small products: BLAS threads only contend (100x slower
-        return _fit(xs, ys, n_classes, groups, ridge, folds)   # beside busy workers)
+    with threadpool_limits(1):       # small products: two BLAS threads beside busy workers made
+        return _fit(xs, ys, n_classes, groups, ridge, folds, ids)   # a fit 7x slower
 
 
-def _fit(xs, ys, n_classes: int, groups, ridge: float, folds: int) -> FirstOrderSmoother:
+def _fit(xs, ys, n_classes: int, groups, ridge: float, folds: int, ids) -> FirstOrderSmoother:
     xs = center_by_group(xs, groups)
     Ys = [np.eye(n_classes)[np.asarray(y, np.int64)] for y in ys]
     Y = np.concatenate(Ys)
-    padded = _padded(_projections(xs, Ys, ridge, folds))
+    padded = _padded(_projections(xs, Ys, ridge, folds, ids))
 
     def best(taus):
         lams = np.r_[0.0, np.exp(-1.0 / np.asarray(taus))]

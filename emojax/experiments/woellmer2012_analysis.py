@@ -118,7 +118,8 @@ class AnalysisConfig:
     seeds: int = 1                    # training seeds per fold and estimator (>1: extra models)
     # The smoother's counterpart of training seeds: fits per fold and condition, the first on all
     # training sequences, the others on bootstrap resamples of them; its count is their mean
-    # (bagged) and its interval covers them (`smoother_readings`).
+    # (bagged) and its interval the two-way bootstrap of that mean over fits and test sequences
+    # (`smoother_readings`).
     smoother_draws: int = 1
     level: float = 0.95               # confidence level of the intervals (over sequences and seeds)
 
@@ -414,11 +415,11 @@ def smoother_readings(prep, run_seqs, speaker, lengths, k: int, seed: int) -> li
     the sequences (seeded by `seed` and k), the smoother's counterpart of another training seed."""
     from emojax.analysis.smoother import fit_first_order
     train = [s for s, part in zip(run_seqs, prep["part"]) if part != "test"]
-    if k:
-        pick = np.random.default_rng([seed, k]).integers(0, len(train), len(train))
-        train = [train[i] for i in pick]
+    pick = (np.random.default_rng([seed, k]).integers(0, len(train), len(train)) if k
+            else np.arange(len(train)))
+    train = [train[i] for i in pick]
     fit = fit_first_order([prep["X"][s] for s in train], [prep["y"][s] for s in train],
-                          prep["n_classes"], [speaker[s[0]] for s in train])
+                          prep["n_classes"], [speaker[s[0]] for s in train], ids=pick)
     return [fit.sensitivity(L) for L in lengths]
 
 
