@@ -67,8 +67,8 @@ ESTIMATORS = {
     # speakers (`emojax.analysis.smoother`), so no initialisation, L2 or early stopping reaches the
     # count, and its sensitivity decays as the Bayes-optimal smoother's of a first-order latent
     # state does. Chosen on embedded seeds 1, 2, 20 (36 points): within ±1 of the truth at 89 % /
-    # mean |error| 0.42 (the memoryless probe 67 % / 2.02; the mean of 10 bootstrap fits, 83 % /
-    # 0.45). A prototype compared variants there (86 % / 0.47 for this one): without
+    # mean |error| 0.42 (the memoryless probe 67 % / 2.02; the mean of 10 bootstrap fits, 89 % /
+    # 0.38 at ten times the cost). A prototype compared variants there (86 % / 0.47 for this one): without
     # cross-fitting 78 % / 0.75, ridge 0.1 86 % / 0.45, a decay and amplitude per side 61 % / 1.94.
     # Checked once: 84 % / 0.70 on the study's fresh seeds (embedded 12, statespace 12-13; the
     # memoryless probe 60 % / 1.28), 88 % / 0.39 on never-used ones (embedded 16, statespace
