@@ -153,7 +153,12 @@ def test_context_study_quick(tmp_path):
     oracle_f1 = [r["f1"] for r in doc["records"] if r["condition"] == "oracle"]
     assert len(oracle_f1) == 6 and all(0 < v <= 1 for v in oracle_f1)
     card = doc["meta"]["scorecard"]
-    assert card["all/paper"]["points"] == 4 and 0 <= card["all/smoother"]["within_1"] <= 1
+    assert card["all/paper"]["points"] == 4 and card["all/smoother"]["points"] == 4
+    # even at 30 sequences and one fold the smoother follows the truth's rise with rho (2 -> 6-7)
+    smoother = {(r["corpus"], r["rho"]): r["past"] for r in measured
+                if r["estimator"] == "smoother" and r["sweep"] == "rho_snr"}
+    for corpus in ("synthetic", "statespace"):
+        assert smoother[(corpus, 0.9)] >= smoother[(corpus, 0.5)] + 2, smoother
     assert card["all, rho >= 0.5/paper"]["points"] == 4
     assert (wd / "results" / "fig4_measured_vs_true.png").is_file()
     # the corpus-size sweep: 30 and 60 sequences at rho 0.9, snr 0.25 (two more points)

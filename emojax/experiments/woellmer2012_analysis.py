@@ -684,7 +684,11 @@ def context_markdown(summary: dict, corpus, acfg: AnalysisConfig) -> str:
              f"forward part); decay = fitted "
              "geometric rate of the past profile. Estimators: "
              + "; ".join(f"`{e}` — {ESTIMATORS[e]}" for e in acfg.estimators)
-             + f". Recommended: `{acfg.recommended}`.", ""]
+             + f". Recommended: `{acfg.recommended}`."
+             + (" The smoother models a context that decays with distance; in the shuffled "
+                "condition, where every other utterance is about equally informative, it cannot "
+                "represent the truth: read the networks there." if "smoother" in acfg.estimators
+                else ""), ""]
     order = {e: i for i, e in enumerate(dict.fromkeys([acfg.recommended, *acfg.estimators]))}
     rows = sorted(summary.values(), key=lambda v: (v["condition"].startswith("oracle"), v["task"],
                                                    v["condition"], order.get(v["estimator"], -1)))

@@ -112,6 +112,8 @@ def _context_section(path: Path) -> list[str]:
            + " in brackets; lag-1 relative sensitivity; fitted decay. "
            + (f"Per task the recommended estimator `{rec}` first, then the paper's count (README, "
               "\"Context you can trust\"); " if rec != "paper" else "The paper's count; ")
+           + ("the smoother's shuffled rows are outside its model (a context that does not decay "
+              "with distance): read the networks there; " if rec == "smoother" else "")
            + "`truth`: the oracle of the task's latent dimensions.", ""]
 
     def cell(v, side):
