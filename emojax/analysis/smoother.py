@@ -59,10 +59,8 @@ class FirstOrderSmoother:
 
     def sensitivity(self, T: int) -> np.ndarray:
         """``S (T, T)``: ``S[t, t'] = Σ_{f,c} |∂ŷ_{t,c} / ∂x_{t',f}| = λ^|t-t'| Σ|weights|``."""
-        d = np.abs(np.arange(T)[:, None] - np.arange(T)[None, :])
-        lags = np.where(d == 0, 1.0, self.decay ** np.maximum(d, 1)) if self.decay > 0 else \
-            (d == 0).astype(np.float64)
-        return lags * np.abs(self.weights).sum()
+        d = np.abs(np.arange(T)[:, None] - np.arange(T)[None, :]).astype(np.float64)
+        return self.decay ** d * np.abs(self.weights).sum()            # 0.0 ** 0 = 1
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """``ŷ (T, C)`` of one sequence of (centred) features ``x (T, F)``."""
@@ -172,15 +170,14 @@ def _fit(xs, ys, n_classes: int, groups, ridge: float, folds: int, ids) -> First
     padded = _padded(_projections(xs, Ys, ridge, folds, ids))
 
     def best(taus):
-        lams = np.r_[0.0, np.exp(-1.0 / np.asarray(taus))]
-        fits = [(_rss(padded, Y, lam), lam) for lam in lams]
-        i = int(np.argmin([f[0][0] for f in fits]))
-        return i, lams, fits
-    i, lams, fits = best(COARSE)
+        """(index, [((rss, coef), λ)]) over λ = 0 and λ = exp(-1/τ) for each of `taus`."""
+        fits = [(_rss(padded, Y, lam), lam) for lam in np.r_[0.0, np.exp(-1.0 / np.asarray(taus))]]
+        return int(np.argmin([f[0][0] for f in fits])), fits
+    i, fits = best(COARSE)
     if i > 0:                                        # refine between the coarse neighbours
         j = i - 1                                    # (index 0 is λ = 0)
         lo, hi = COARSE[max(j - 1, 0)], COARSE[min(j + 1, len(COARSE) - 1)]
-        i, lams, fits = best(np.exp(np.linspace(np.log(lo), np.log(hi), REFINE)))
+        i, fits = best(np.exp(np.linspace(np.log(lo), np.log(hi), REFINE)))
     (_, coef), lam = fits[i]
     P = _ridge(np.concatenate(xs), Y, ridge)        # the weights on all sequences
     return FirstOrderSmoother(decay=float(lam), weights=P @ coef[1:], intercept=coef[0])

@@ -399,12 +399,21 @@ def _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, fold, clf, est,
             return load_params(wd.probe(name), like)
         except ValueError:
             pass                                  # unreadable (interrupted write): train again
-    if (task, fold) not in preps:
-        preps[(task, fold)] = W.prepare_fold(corpus, seqs, seq_speaker, task, rec["test_speakers"],
-                                             cfg, fold)
-    params, _, _ = W.train_blstm(preps[(task, fold)], run_seqs, ecfg, rec["width"], seed, bar)
+    prep = _fold_prep(preps, corpus, seqs, seq_speaker, rec, cfg)
+    params, _, _ = W.train_blstm(prep, run_seqs, ecfg, rec["width"], seed, bar)
     save_params(wd.probe(name), params)
     return params
+
+
+def _fold_prep(preps: dict, corpus, seqs, seq_speaker, rec: dict, cfg):
+    """`woellmer2012.prepare_fold` of the fold record `rec`, made once per process and kept in
+    `preps` under (task, fold)."""
+    from emojax.experiments import woellmer2012 as W
+    key = (rec["task"], rec["fold"])
+    if key not in preps:
+        preps[key] = W.prepare_fold(corpus, seqs, seq_speaker, rec["task"], rec["test_speakers"],
+                                    cfg, rec["fold"])
+    return preps[key]
 
 
 def smoother_readings(prep, run_seqs, speaker, lengths, k: int, seed: int) -> list[np.ndarray]:
@@ -446,13 +455,10 @@ def _reader(wd, cfg, corpus, fold_records: list[dict]):
             rec = folds[(task, f)]
             test = _test_sequences(corpus, rec, seqs if clf == "blstm" else shuffled_seqs)
             if net == "smoother":
-                if (task, f) not in preps:
-                    preps[(task, f)] = W.prepare_fold(corpus, seqs, seq_speaker, task,
-                                                      rec["test_speakers"], cfg, f)
-                run_seqs = W._condition(seqs, clf, cfg, f)[0]
+                run_seqs, seed = W._condition(seqs, clf, cfg, f)
                 yield key, {"smoother": smoother_readings(
-                    preps[(task, f)], run_seqs, corpus.speaker, [len(x) for x, _ in test], k,
-                    cfg.seed * 7919 + f * 31)}
+                    _fold_prep(preps, corpus, seqs, seq_speaker, rec, cfg), run_seqs,
+                    corpus.speaker, [len(x) for x, _ in test], k, seed)}
                 continue
             params = _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, f, clf,
                                    networks[net][0], k, preps, None)
