@@ -65,6 +65,32 @@ def test_fit_recovers_the_exact_smoothers_decay_and_context():
     assert abs(int(past[-1]) - true_past) <= 1, (past[-1], true_past)
 
 
+def test_decay_interval_holds_the_exact_smoothers_decay():
+    xs, ys, groups, _, lam = _corpus(0.85)
+    f = sm.fit_first_order(xs, ys, 3, groups, level=0.95)
+    assert f.decay_low <= f.decay <= f.decay_high
+    assert f.decay_low < lam < f.decay_high, (f.decay_low, lam, f.decay_high)
+    assert f.decay_high - f.decay_low < 0.15
+    narrow = sm.fit_first_order(xs, ys, 3, groups, level=0.5)
+    assert f.decay_low <= narrow.decay_low <= narrow.decay_high <= f.decay_high
+    assert np.isnan(sm.fit_first_order(xs, ys, 3, groups).decay_low)       # no level, no interval
+
+
+def test_weighted_rss_is_least_squares_on_the_resample():
+    """The moments' residual sum of squares against lstsq (`_rss`) on the resample written out:
+    weight 2 = the sequence twice, weight 0 = left out."""
+    rng = np.random.default_rng(6)
+    ss = [rng.normal(size=(n, 3)) for n in (6, 9, 4, 7, 5)]
+    Ys = [np.eye(3)[rng.integers(0, 3, len(s))] for s in ss]
+    w = np.array([[1, 1, 1, 1, 1], [2, 0, 1, 0, 3]])
+    for lam in (0.0, 0.5, 0.9):
+        got = sm.weighted_rss(sm._padded(ss), Ys, [lam], w)[:, 0]
+        for b in range(2):
+            pick = np.repeat(np.arange(5), w[b])
+            ref = sm._rss(sm._padded([ss[i] for i in pick]), np.concatenate([Ys[i] for i in pick]), lam)[0]
+            np.testing.assert_allclose(got[b], ref, rtol=1e-7)
+
+
 def test_no_temporal_structure_gives_no_context():
     xs, ys, groups, _, lam = _corpus(0.0, seed=3)
     assert lam < 1e-9
@@ -108,9 +134,30 @@ def test_readings_fit_the_conditions_training_speakers_in_its_order(monkeypatch)
         return sm.FirstOrderSmoother(0.5, np.ones((3, 3)), np.zeros(3))
     monkeypatch.setattr(sm, "fit_first_order", fake)
     shuffled = [s[::-1] for s in seqs]
-    S = A.smoother_readings(prep, shuffled, speaker, [5, 7], 0, seed=0)
+    S = A.smoother_readings(prep, shuffled, speaker, [5, 7], 0, seed=0)["smoother"]
     assert [m.shape for m in S] == [(5, 5), (7, 7)]
     assert seen["groups"] == ["a", "b", "d"] and seen["ids"] == [0, 1, 2]
     np.testing.assert_array_equal(seen["xs"][0], prep["X"][seqs[0][::-1]])
     A.smoother_readings(prep, shuffled, speaker, [5], 1, seed=0)        # a bootstrap draw
     np.testing.assert_array_equal(seen["groups"], [["a", "b", "d"][i] for i in seen["ids"]])
+
+
+def test_readings_at_the_ends_of_the_interval_count_as_its_bounds(monkeypatch):
+    """With a level, draw 0 also reads the smoother at the ends of λ's interval, and `interval`
+    turns those readings into the count's bounds (λ 0.3 / 0.5 / 0.7: 2 / 5 / 9 lags at 3 %)."""
+    from emojax.experiments import woellmer2012_analysis as A
+    rng = np.random.default_rng(7)
+    seqs = [np.arange(i * 30, i * 30 + 30) for i in range(3)]
+    prep = {"part": np.array(["train", "train", "test"]), "X": rng.normal(size=(90, 2)),
+            "y": rng.integers(0, 3, 90), "n_classes": 3}
+    fit = sm.FirstOrderSmoother(0.5, np.ones((2, 3)), np.zeros(3), decay_low=0.3, decay_high=0.7)
+    monkeypatch.setattr(sm, "fit_first_order", lambda *a, **kw: fit)
+    read = A.smoother_readings(prep, seqs, np.repeat(["a", "b", "c"], 30), [30], 0, 0, level=0.95)
+    assert sorted(read) == ["smoother", "smoother:high", "smoother:low"]
+    acfg = A.AnalysisConfig()
+    ci = A.interval([read["smoother"]], acfg, ends={e: read[f"smoother:{e}"] for e in A.ENDS})
+    assert (ci["past_low"], ci["past_high"]) == (2, 9)
+    assert A.context_figures(read["smoother"], acfg)["past"] == 5
+    for e in A.ENDS:                                 # the future, cut by the sequences' ends
+        assert ci[f"future_{e}"] == A.context_figures(read[f"smoother:{e}"], acfg)["future"]
+    assert sorted(A.smoother_readings(prep, seqs, ["a"] * 90, [30], 1, 0, level=0.95)) == ["smoother"]

@@ -44,6 +44,10 @@ import numpy as np
 # around the best coarse one. λ = 0 (no context) is always a candidate.
 COARSE = np.exp(np.linspace(np.log(0.05), np.log(400.0), 121))
 REFINE = 41
+# λ's interval: the fit repeated on bootstrap resamples of the speakers (projections held fixed),
+# its decay time searched on a grid of WINDOW points from τ̂ / SPAN to τ̂ · SPAN (2.5 % apart).
+N_BOOT = 200
+WINDOW, SPAN = 129, 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,10 +56,14 @@ class FirstOrderSmoother:
     step's features to the C outputs (``P β``) and the intercept ``(C,)``. `predict` takes
     features centred as the fit's were (per speaker). β and λ were fitted on the cross-fitted
     projections and P is then refitted on all sequences, so `predict` is the fit's form with the
-    full-data projection; the counts depend on λ alone."""
+    full-data projection; the counts depend on λ alone. ``decay_low`` .. ``decay_high``: λ's
+    percentile bootstrap interval over resamples of the speakers (`decay_interval`; NaN where
+    not computed), which contains ``decay``."""
     decay: float
     weights: np.ndarray
     intercept: np.ndarray
+    decay_low: float = float("nan")
+    decay_high: float = float("nan")
 
     def sensitivity(self, T: int) -> np.ndarray:
         """``S (T, T)``: ``S[t, t'] = Σ_{f,c} |∂ŷ_{t,c} / ∂x_{t',f}| = λ^|t-t'| Σ|weights|``."""
@@ -142,12 +150,14 @@ def _rss(padded, Y, lam: float):
 
 def fit_first_order(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], n_classes: int,
                     groups: Sequence, *, ridge: float = 0.01, folds: int = 5,
-                    ids: Sequence[int] | None = None) -> FirstOrderSmoother:
+                    ids: Sequence[int] | None = None, level: float | None = None,
+                    seed: int = 0) -> FirstOrderSmoother:
     """Fit the first-order smoother (module docstring) to sequences of features ``xs[i] (T_i, F)``
     with integer labels ``ys[i] (T_i,)`` in ``0..n_classes-1``; ``groups[i]``: the speaker of
     sequence i (features are centred per speaker first); ``ids[i]``: which sequence it is (for a
     bootstrap resample, whose copies of one sequence must be held out together when the
-    projection is cross-fitted; by default every entry is its own sequence)."""
+    projection is cross-fitted; by default every entry is its own sequence). With a `level`
+    (0.95), λ's interval too (`decay_interval`, resamples drawn with `seed`)."""
     if not len(xs):
         raise ValueError("no sequences to fit the smoother to")
     for i, y in enumerate(ys):
@@ -160,10 +170,15 @@ def fit_first_order(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], n_classe
         raise ValueError(f"{len(xs)} sequences but {len(ids)} ids")
     from threadpoolctl import threadpool_limits
     with threadpool_limits(1):       # small products: two BLAS threads beside busy workers made
-        return _fit(xs, ys, n_classes, groups, ridge, folds, ids)   # a fit 7x slower
+        fit, padded, Ys = _fit(xs, ys, n_classes, groups, ridge, folds, ids)  # a fit 7x slower
+        if level is None:
+            return fit
+        lo, hi = decay_interval(padded, Ys, groups, fit.decay, level=level, seed=seed)
+        return dataclasses.replace(fit, decay_low=lo, decay_high=hi)
 
 
-def _fit(xs, ys, n_classes: int, groups, ridge: float, folds: int, ids) -> FirstOrderSmoother:
+def _fit(xs, ys, n_classes: int, groups, ridge: float, folds: int, ids):
+    """(the smoother, its padded cross-fitted projections, the one-hot labels per sequence)."""
     xs = center_by_group(xs, groups)
     Ys = [np.eye(n_classes)[np.asarray(y, np.int64)] for y in ys]
     Y = np.concatenate(Ys)
@@ -180,4 +195,48 @@ def _fit(xs, ys, n_classes: int, groups, ridge: float, folds: int, ids) -> First
         i, fits = best(np.exp(np.linspace(np.log(lo), np.log(hi), REFINE)))
     (_, coef), lam = fits[i]
     P = _ridge(np.concatenate(xs), Y, ridge)        # the weights on all sequences
-    return FirstOrderSmoother(decay=float(lam), weights=P @ coef[1:], intercept=coef[0])
+    return FirstOrderSmoother(decay=float(lam), weights=P @ coef[1:], intercept=coef[0]), padded, Ys
+
+
+def weighted_rss(padded, Ys, lams, weights: np.ndarray) -> np.ndarray:
+    """``(B, L)``: the residual sum of squares of `_rss` at each λ of `lams` with sequence i counted
+    ``weights[b, i]`` times (a bootstrap resample b), from the per-sequence least-squares moments
+    of Y on ``A = [1, two_sided(s, λ)]`` (``AᵀA``, ``AᵀY``; one filtering pass per λ)."""
+    S, valid = padded
+    w = np.atleast_2d(np.asarray(weights, np.float64))
+    N, C = len(Ys), Ys[0].shape[1]
+    Yp = np.zeros(S.shape[:2] + (C,))
+    Yp[valid] = np.concatenate(Ys)
+    yy = w @ (Yp ** 2).sum(axis=(1, 2))
+    A = np.zeros(S.shape[:2] + (S.shape[2] + 1,))
+    A[..., 0] = valid
+    out = np.empty((len(w), len(lams)))
+    for j, lam in enumerate(lams):
+        A[valid, 1:] = _two_sided_padded(S, valid, lam)
+        G = (w @ np.einsum("ntc,ntd->ncd", A, A).reshape(N, -1)).reshape(len(w), C + 1, C + 1)
+        H = (w @ np.einsum("ntc,ntk->nck", A, Yp).reshape(N, -1)).reshape(len(w), C + 1, C)
+        # the one-hot projections sum to zero across classes, so AᵀA is singular: a jitter of
+        # 1e-10 of its trace gives lstsq's minimum-norm least squares to round-off
+        jitter = 1e-10 * np.trace(G, axis1=1, axis2=2)[:, None, None] * np.eye(C + 1)
+        out[:, j] = yy - np.einsum("bck,bck->b", H, np.linalg.solve(G + jitter, H))
+    return out
+
+
+def decay_interval(padded, Ys, groups, decay: float, *, level: float = 0.95,
+                   n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float]:
+    """λ's percentile bootstrap interval at `level`: the decay time refitted (on a grid around
+    ``decay``'s, λ = 0 included) on `n_boot` resamples of the speakers (`groups`), the cross-fitted
+    projections held fixed; widened to contain `decay`."""
+    groups = np.asarray(groups)
+    names, g = np.unique(groups, return_inverse=True)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(names), (n_boot, len(names)))
+    per_group = np.stack([np.bincount(d, minlength=len(names)) for d in draws])   # (B, G)
+    weights = per_group[:, g]                                                      # (B, N)
+    tau = -1.0 / np.log(decay) if decay > 0 else 0.2
+    taus = np.exp(np.linspace(np.log(max(tau / SPAN, COARSE[0])), np.log(tau * SPAN), WINDOW))
+    lams = np.r_[0.0, np.exp(-1.0 / taus)]
+    best = lams[np.argmin(weighted_rss(padded, Ys, lams, weights), axis=1)]
+    a = (1 - level) / 2
+    lo, hi = np.quantile(best, [a, 1 - a])
+    return float(min(lo, decay)), float(max(hi, decay))

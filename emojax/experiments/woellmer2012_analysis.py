@@ -118,8 +118,8 @@ class AnalysisConfig:
     seeds: int = 1                    # training seeds per fold and estimator (>1: extra models)
     # The smoother's counterpart of training seeds: fits per fold and condition, the first on all
     # training sequences, the others on bootstrap resamples of them; its count is their mean
-    # (bagged) and its interval the two-way bootstrap of that mean over fits and test sequences
-    # (`smoother_readings`).
+    # (bagged). Its interval, whatever the draws, is the count at the ends of the first fit's λ
+    # interval (a percentile bootstrap over the training speakers, `smoother.decay_interval`).
     smoother_draws: int = 1
     level: float = 0.95               # confidence level of the intervals (over sequences and seeds)
 
@@ -416,20 +416,34 @@ def _fold_prep(preps: dict, corpus, seqs, seq_speaker, rec: dict, cfg):
     return preps[key]
 
 
-def smoother_readings(prep, run_seqs, speaker, lengths, k: int, seed: int) -> list[np.ndarray]:
+# Readings at the ends of an estimator's own interval (the smoother's), beside its matrices:
+# ``{est: [S], f"{est}:low": [S], f"{est}:high": [S]}``.
+ENDS = ("low", "high")
+
+
+def smoother_readings(prep, run_seqs, speaker, lengths, k: int, seed: int,
+                      level: float | None = None) -> dict[str, list[np.ndarray]]:
     """The `smoother` estimator's sensitivity matrices, one per test sequence length in `lengths`:
     the first-order smoother (`emojax.analysis.smoother`) fitted to the fold's training speakers'
     sequences in the order `run_seqs` gives them (`prep`: `woellmer2012.prepare_fold`). Draw
     ``k = 0`` fits all of them; ``k >= 1`` (``analysis.smoother_draws``) a bootstrap resample of
-    the sequences (seeded by `seed` and k), the smoother's counterpart of another training seed."""
-    from emojax.analysis.smoother import fit_first_order
+    the sequences (seeded by `seed` and k), the smoother's counterpart of another training seed.
+    ``{"smoother": [S]}``; with a `level`, draw 0 adds the matrices at the ends of λ's interval
+    (``"smoother:low"``, ``"smoother:high"``, `ENDS`; resamples of the speakers seeded by `seed`)."""
+    from emojax.analysis.smoother import FirstOrderSmoother, fit_first_order
     train = [s for s, part in zip(run_seqs, prep["part"]) if part != "test"]
     pick = (np.random.default_rng([seed, k]).integers(0, len(train), len(train)) if k
             else np.arange(len(train)))
     train = [train[i] for i in pick]
     fit = fit_first_order([prep["X"][s] for s in train], [prep["y"][s] for s in train],
-                          prep["n_classes"], [speaker[s[0]] for s in train], ids=pick)
-    return [fit.sensitivity(L) for L in lengths]
+                          prep["n_classes"], [speaker[s[0]] for s in train], ids=pick,
+                          level=None if k else level, seed=seed)
+    out = {"smoother": [fit.sensitivity(L) for L in lengths]}
+    if level is not None and not k:
+        for side, lam in zip(ENDS, (fit.decay_low, fit.decay_high)):
+            end = FirstOrderSmoother(lam, fit.weights, fit.intercept)
+            out[f"smoother:{side}"] = [end.sensitivity(L) for L in lengths]
+    return out
 
 
 def _unit_key(task: str, fold: int, clf: str, net: str, k: int) -> str:
@@ -456,9 +470,9 @@ def _reader(wd, cfg, corpus, fold_records: list[dict]):
             test = _test_sequences(corpus, rec, seqs if clf == "blstm" else shuffled_seqs)
             if net == "smoother":
                 run_seqs, seed = W._condition(seqs, clf, cfg, f)
-                yield key, {"smoother": smoother_readings(
+                yield key, smoother_readings(
                     _fold_prep(preps, corpus, seqs, seq_speaker, rec, cfg), run_seqs,
-                    corpus.speaker, [len(x) for x, _ in test], k, seed)}
+                    corpus.speaker, [len(x) for x, _ in test], k, seed, cfg.analysis.level)
                 continue
             params = _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, f, clf,
                                    networks[net][0], k, preps, None)
@@ -512,12 +526,17 @@ def analyze_workdir(wd, cfg, corpus, fold_records: list[dict], *, progress: bool
     finally:
         bar.close()
     S_by = {}                        # (task, condition, estimator) -> [[S per test sequence] per seed]
+    ends = {}                        # (task, condition, estimator) -> {"low": [S], "high": [S]}
     for (task, f, clf, net, k), key in zip(units, keys):
         cond = "ordered" if clf == "blstm" else "shuffled"
         for est in acfg.estimators:                   # records keep the estimators' order
             S_by.setdefault((task, cond, est), [[] for _ in range(draws(acfg, NETWORK[est]))])
-        for est, S in read[key].items():
-            S_by[(task, cond, est)][k].extend(S)
+        for name, S in read[key].items():
+            est, _, side = name.partition(":")
+            if side:
+                ends.setdefault((task, cond, est), {e: [] for e in ENDS})[side].extend(S)
+            else:
+                S_by[(task, cond, est)][k].extend(S)
     example = None                   # (J, S, x) of one 30-utterance sequence for Fig. 1
     fig1 = next(((t, f) for t, f, c, n, k in units
                  if c == "blstm" and k == 0 and "paper" in networks.get(n, ()) and t == _fig1_task(cfg)),
@@ -537,7 +556,7 @@ def analyze_workdir(wd, cfg, corpus, fold_records: list[dict], *, progress: bool
             if corpus.params.get("kind") == "synthetic":
                 S_by[(task, "oracle_shuffled", "paper")] = [
                     [oracle(t, shuffled=True, dims=dims) for t in turns]]
-    return _write(wd.results, cfg, corpus, S_by, example)
+    return _write(wd.results, cfg, corpus, S_by, example, ends)
 
 
 def _fig1_task(cfg) -> str:
@@ -575,27 +594,37 @@ def _pooled(per_seed: list) -> list:
 
 
 def interval(per_seed: list, acfg: AnalysisConfig, theta: float | None = None,
-             min_predecessors: int | None = None) -> dict:
+             min_predecessors: int | None = None, ends: dict | None = None) -> dict:
     """`emojax.analysis.context.context_interval` of matrices measured on several seeds (the same
     test sequences in each; or their `count_table`s), at θ (``acfg.theta`` by default) over the
-    position rule's steps."""
+    position rule's steps. With `ends` (``{"low": [S], "high": [S]}``, an estimator's readings at
+    the ends of its own interval, the smoother's) the interval is their two counts instead,
+    widened to hold the estimate (the mean over `per_seed`, which several fits may move)."""
     from emojax.analysis import context as ctx
     th = acfg.theta if theta is None else theta
     mp = acfg.min_predecessors if min_predecessors is None else min_predecessors
     counts = np.stack([ctx.step_counts(S, th, min_predecessors=mp) for S in per_seed])
-    return ctx.context_interval(counts, level=acfg.level)
+    if ends is None:
+        return ctx.context_interval(counts, level=acfg.level)
+    mean = lambda c: c[:2] / c[2] if c[2] else np.full(2, np.nan)       # noqa: E731
+    point = mean(counts.sum(axis=(0, 1)))
+    lo, hi = (mean(ctx.step_counts(ends[e], th, min_predecessors=mp).sum(0)) for e in ENDS)
+    lo, hi = np.fmin(lo, point), np.fmax(hi, point)
+    return {"past_low": float(lo[0]), "past_high": float(hi[0]),
+            "future_low": float(lo[1]), "future_high": float(hi[1])}
 
 
-def summarise(S_by: dict, acfg: AnalysisConfig) -> dict:
-    """Per (task, condition, estimator): `context_figures` and the interval of the counts, keyed
-    ``past_<position>`` etc.; the paper's estimator under ``task/condition``, others under
-    ``task/condition/estimator``."""
+def summarise(S_by: dict, acfg: AnalysisConfig, ends: dict | None = None) -> dict:
+    """Per (task, condition, estimator): `context_figures` and the interval of the counts (`ends`:
+    `interval`'s, per key of `S_by` that has them), keyed ``past_<position>`` etc.; the paper's
+    estimator under ``task/condition``, others under ``task/condition/estimator``."""
     pos = acfg.position
+    ends = ends or {}
     out = {}
     for (task, cond, est), per_seed in S_by.items():
         S = _pooled(per_seed)
         v = context_figures(S, acfg)
-        ci = interval(per_seed, acfg)
+        ci = interval(per_seed, acfg, ends=ends.get((task, cond, est)))
         key = f"{task}/{cond}" if est == "paper" else f"{task}/{cond}/{est}"
         out[key] = {
             "task": task, "condition": cond, "estimator": est, "n_sequences": len(per_seed[0]),
@@ -609,34 +638,37 @@ def summarise(S_by: dict, acfg: AnalysisConfig) -> dict:
     return out
 
 
-def _records(S_by: dict, acfg: AnalysisConfig, thetas) -> list[dict]:
+def _records(S_by: dict, acfg: AnalysisConfig, thetas, ends: dict) -> list[dict]:
     """context.json records: per estimator, the position curves and the two means, each mean
-    with its interval (``past_low`` ... ``future_high``, ``level``, ``seeds``)."""
+    with its interval (``past_low`` ... ``future_high``, ``level``, ``seeds``; `ends`: see
+    `interval`)."""
     from emojax.analysis import context as ctx
     records = []
     for (task, cond, est), per_seed in S_by.items():
         per_seed = [ctx.count_table(S, thetas) for S in per_seed]    # each matrix read once
+        end = ends.get((task, cond, est))
+        end = end and {side: ctx.count_table(S, thetas) for side, S in end.items()}
         recs = ctx.context_records(ctx.merge_tables(per_seed), task=task, condition=cond,
                                    thetas=thetas, min_predecessors=acfg.min_predecessors)
         for r in recs:
             r["estimator"] = est
             if isinstance(r["position"], str):
                 mp = 0 if r["position"] == "all" else acfg.min_predecessors
-                ci = interval(per_seed, acfg, r["theta"], mp)
+                ci = interval(per_seed, acfg, r["theta"], mp, end)
                 r.update({k: ci[k] for k in ("past_low", "past_high", "future_low", "future_high")},
                          level=acfg.level, seeds=len(per_seed))
         records += recs
     return records
 
 
-def _write(outdir: Path, cfg, corpus, S_by, example) -> dict:
+def _write(outdir: Path, cfg, corpus, S_by, example, ends: dict) -> dict:
     from emojax.analysis import context as ctx
     from emojax.analysis import plots
     from emojax.experiments import results as R
     acfg = cfg.analysis
     outdir.mkdir(parents=True, exist_ok=True)
     thetas = sorted(set(acfg.thetas) | {acfg.theta})
-    records = _records(S_by, acfg, thetas)
+    records = _records(S_by, acfg, thetas, ends)
     meta = {"experiment": "woellmer2012", "analysis": "sequential_jacobian", "corpus": corpus.params,
             "config": {"tasks": list(cfg.tasks), "model": dataclasses.asdict(cfg.model),
                        "train": dataclasses.asdict(cfg.train), "analysis": dataclasses.asdict(acfg)},
@@ -644,7 +676,7 @@ def _write(outdir: Path, cfg, corpus, S_by, example) -> dict:
             "estimators": {e: ESTIMATORS[e] for e in acfg.estimators},
             "recommended_estimator": acfg.recommended}
     (outdir / "context.json").write_text(R.records_json(meta, records))
-    summary = summarise(S_by, acfg)
+    summary = summarise(S_by, acfg, ends)
     (outdir / "context_summary.json").write_text(json.dumps(summary, indent=1))
     cols = ["task", "condition", "estimator", "theta", "position", "past", "future", "n",
             "past_low", "past_high", "future_low", "future_high"]

@@ -168,8 +168,8 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
     from emojax.data.batching import bucket_length
     from emojax.experiments import woellmer2012 as W
     from emojax.experiments.woellmer2012_analysis import (
-        NETWORK, TASK_DIMS, _oracle, by_network, context_figures, draws, estimator_config, interval,
-        oracle_f1, read_estimators, seed_offset, smoother_readings)
+        ENDS, NETWORK, TASK_DIMS, _oracle, by_network, context_figures, draws, estimator_config,
+        interval, oracle_f1, read_estimators, seed_offset, smoother_readings)
     from emojax.train.metrics import scores
     wcfg = _point_config(cfg, p)
     a = cfg.analysis
@@ -178,6 +178,7 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
     spk, groups = W.folds_of(dataclasses.replace(wcfg, max_folds=cfg.folds), corpus, seqs, "folds")
     oracle = _oracle(corpus)
     S_est = {e: [[] for _ in range(draws(a, NETWORK[e]))] for e in a.estimators}
+    ends = {"smoother": {e: [] for e in ENDS}} if "smoother" in a.estimators else {}
     S_true, f1, f1_oracle = [], [], []
     networks = by_network(a.estimators)
     for f, group in enumerate(groups):
@@ -188,9 +189,11 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
         for net, ests in networks.items():
             if net == "smoother":
                 for k in range(draws(a, net)):
-                    S_est["smoother"][k] += smoother_readings(
-                        prep, seqs, corpus.speaker, [len(s) for s in test], k,
-                        cfg.seed * 7919 + f * 31)
+                    read = smoother_readings(prep, seqs, corpus.speaker, [len(s) for s in test],
+                                             k, cfg.seed * 7919 + f * 31, a.level)
+                    S_est["smoother"][k] += read.pop("smoother")
+                    for name, S in read.items():
+                        ends["smoother"][name.partition(":")[2]] += S
                 continue
             ncfg = estimator_config(wcfg, ests[0])
             for k in range(a.seeds):
@@ -213,7 +216,7 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
     out["truth"] = {k: v[k] for k in ("past", "future", "lag1", "decay")}
     for est, per_seed in S_est.items():
         pooled = [S for seed in per_seed for S in seed]
-        v, ci = context_figures(pooled, a), interval(per_seed, a)
+        v, ci = context_figures(pooled, a), interval(per_seed, a, ends=ends.get(est))
         out[est] = {**{k: v[k] for k in ("past", "future", "lag1", "decay")},
                     **{k: ci[k] for k in ("past_low", "past_high", "future_low", "future_high")}}
     return out
