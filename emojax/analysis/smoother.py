@@ -25,6 +25,12 @@ the embedded corpus's seeds 1, 2 and 20; `emojax.experiments.woellmer2012_analys
   and ``λ`` comes out short again;
 - ``ridge`` (times the number of utterances) keeps ``P`` defined with many features.
 
+How well λ is known: ``fit_first_order(..., level=0.95)`` refits it on bootstrap resamples of the
+speakers with the projections held fixed (`decay_interval`; each refit from per-sequence
+least-squares moments, `weighted_rss`), and the percentile interval of the refits is λ's. The
+projections' own sampling error is left out; on the embedded corpus's seeds 1-5 and 20 and
+statespace seeds 0-5 (120 points) the counts at the interval's ends held the truth at 98 %.
+
 The sensitivity of output t to input t' is ``λ^|t - t'| Σ|P β|`` (`FirstOrderSmoother.sensitivity`),
 the sequential Jacobian of the fitted predictor, read by `emojax.analysis.context` like a network's.
 It is a model of the data, not a measurement of the BLSTM, and its form is the one the known-answer
@@ -44,10 +50,18 @@ import numpy as np
 # around the best coarse one. λ = 0 (no context) is always a candidate.
 COARSE = np.exp(np.linspace(np.log(0.05), np.log(400.0), 121))
 REFINE = 41
+RIDGE, FOLDS = 0.01, 5          # the projection's ridge (times the utterances) and cross-fitting
 # λ's interval: the fit repeated on bootstrap resamples of the speakers (projections held fixed),
 # its decay time searched on a grid of WINDOW points from τ̂ / SPAN to τ̂ · SPAN (2.5 % apart).
 N_BOOT = 200
 WINDOW, SPAN = 129, 5.0
+
+
+def constants() -> dict:
+    """The fit's fixed choices (a study keys its stored points by them)."""
+    return {"ridge": RIDGE, "folds": FOLDS, "refine": REFINE,
+            "coarse": [float(COARSE[0]), float(COARSE[-1]), len(COARSE)], "n_boot": N_BOOT, "window": WINDOW, "span": SPAN,
+            "interval": "speaker bootstrap of the decay"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,7 +163,7 @@ def _rss(padded, Y, lam: float):
 
 
 def fit_first_order(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], n_classes: int,
-                    groups: Sequence, *, ridge: float = 0.01, folds: int = 5,
+                    groups: Sequence, *, ridge: float = RIDGE, folds: int = FOLDS,
                     ids: Sequence[int] | None = None, level: float | None = None,
                     seed: int = 0) -> FirstOrderSmoother:
     """Fit the first-order smoother (module docstring) to sequences of features ``xs[i] (T_i, F)``

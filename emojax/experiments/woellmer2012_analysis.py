@@ -711,9 +711,10 @@ def context_markdown(summary: dict, corpus, acfg: AnalysisConfig) -> str:
     pct = f"{100 * acfg.level:g} %"
     over = "test sequences and training seeds" if acfg.seeds > 1 else "test sequences (one training seed)"
     if "smoother" in acfg.estimators:
-        over += (f"; the smoother's over test sequences and {acfg.smoother_draws} fits (all training "
-                 "sequences and bootstrap resamples of them; its count is their mean)"
-                 if acfg.smoother_draws > 1 else "; the smoother's over test sequences (one fit)")
+        over += ("; the smoother's: its count at the ends of its decay's interval (a bootstrap over "
+                 "the training speakers)" + (f"; its count is the mean over {acfg.smoother_draws} "
+                                             "fits (all training sequences and bootstrap resamples "
+                                             "of them)" if acfg.smoother_draws > 1 else ""))
     lines = ["# Wöllmer et al. 2012 §5.2 — context used by the BLSTM", "",
              f"Corpus `{corpus.name}`. Counts of past/future utterances whose sensitivity is at "
              f"least {100 * acfg.theta:g} % of the row maximum; `{pos}` = output steps with at least "

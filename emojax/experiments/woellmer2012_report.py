@@ -109,7 +109,11 @@ def _context_section(path: Path) -> list[str]:
            f"θ = {100 * theta:g} %, output steps with ≥ {pos[2:]} predecessors, "
            f"{100 * any_v.get('level', 0.95):g} % interval over test sequences"
            + (" and training seeds" if any_v.get("seeds", 1) > 1 else " (one training seed)")
-           + " in brackets; lag-1 relative sensitivity; fitted decay. "
+           + " in brackets"
+           + ("; for the smoother, its count at the ends of its decay's bootstrap interval over the "
+              "training speakers" if any(v.get("estimator") == "smoother" for v in s.values())
+              else "")
+           + "; lag-1 relative sensitivity; fitted decay. "
            + (f"Per task the recommended estimator `{rec}` first, then the paper's count (README, "
               "\"Context you can trust\"); " if rec != "paper" else "The paper's count; ")
            + ("the smoother's shuffled rows are outside its model (a context that does not decay "

@@ -147,6 +147,7 @@ def _point_config(cfg: Config, p: dict):
 
 
 def _settings(cfg: Config, p: dict) -> dict:
+    from emojax.analysis import smoother
     from emojax.experiments.woellmer2012_analysis import estimator_config
     w = _point_config(cfg, p)
     a = cfg.analysis                        # what the study uses of the analysis settings
@@ -156,7 +157,8 @@ def _settings(cfg: Config, p: dict) -> dict:
             "train": dataclasses.asdict(w.train),
             "analysis": {"theta": a.theta, "position": a.position, "mode": a.mode,
                          "estimators": list(a.estimators), "seeds": a.seeds, "level": a.level,
-                         **({"smoother_draws": a.smoother_draws} if "smoother" in a.estimators else {}),
+                         **({"smoother_draws": a.smoother_draws, "smoother": smoother.constants()}
+                            if "smoother" in a.estimators else {}),
                          "probe_model": dataclasses.asdict(probe.model),
                          "probe_train": dataclasses.asdict(probe.train)}}
 
