@@ -406,11 +406,12 @@ def _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, fold, clf, est,
 
 
 def _fold_prep(preps: dict, corpus, seqs, seq_speaker, rec: dict, cfg):
-    """`woellmer2012.prepare_fold` of the fold record `rec`, made once per process and kept in
-    `preps` under (task, fold)."""
+    """`woellmer2012.prepare_fold` of the fold record `rec`, kept in `preps` under (task, fold)
+    until another fold's is asked for (units come to a process fold by fold)."""
     from emojax.experiments import woellmer2012 as W
     key = (rec["task"], rec["fold"])
     if key not in preps:
+        preps.clear()
         preps[key] = W.prepare_fold(corpus, seqs, seq_speaker, rec["task"], rec["test_speakers"],
                                     cfg, rec["fold"])
     return preps[key]
@@ -515,8 +516,11 @@ def analyze_workdir(wd, cfg, corpus, fold_records: list[dict], *, progress: bool
     if workers > 1 and len(keys) > 1 and wd.writer:
         from emojax.experiments import pool
         bar.set_description(f"sequential Jacobians ({min(workers, len(keys))} workers)")
+        by_fold: dict = {}            # a fold's units in one worker: its features prepared once
+        for u, key in zip(units, keys):
+            by_fold.setdefault(u[:2], []).append(key)
         done = pool.compute((__name__, "worker_reader", (cfg, str(wd.path), fold_records)),
-                            [[k] for k in keys], workers)
+                            list(by_fold.values()), workers)
     else:
         done = ((k, r, None) for k, r in _reader(wd, cfg, corpus, fold_records)(keys, None))
     try:
