@@ -60,7 +60,8 @@ WINDOW, SPAN = 129, 5.0
 def constants() -> dict:
     """The fit's fixed choices (a study keys its stored points by them)."""
     return {"ridge": RIDGE, "folds": FOLDS, "refine": REFINE,
-            "coarse": [float(COARSE[0]), float(COARSE[-1]), len(COARSE)], "n_boot": N_BOOT, "window": WINDOW, "span": SPAN,
+            "coarse": [float(COARSE[0]), float(COARSE[-1]), len(COARSE)],
+            "n_boot": N_BOOT, "window": WINDOW, "span": SPAN,
             "interval": "speaker bootstrap of the decay"}
 
 
