@@ -52,7 +52,8 @@ COARSE = np.exp(np.linspace(np.log(0.05), np.log(400.0), 121))
 REFINE = 41
 RIDGE, FOLDS = 0.01, 5          # the projection's ridge (times the utterances) and cross-fitting
 # λ's interval: the fit repeated on bootstrap resamples of the speakers (projections held fixed),
-# its decay time searched on a grid of WINDOW points from τ̂ / SPAN to τ̂ · SPAN (2.5 % apart).
+# its decay time searched on WINDOW log-spaced points from τ̂ / SPAN (at least COARSE[0]) to τ̂ · SPAN
+# (τ̂ = 0.2 where λ̂ = 0), and further out, at the same spacing, while refits land on the top point.
 N_BOOT = 200
 WINDOW, SPAN = 129, 5.0
 
@@ -240,8 +241,11 @@ def weighted_rss(padded, Ys, lams, weights: np.ndarray) -> np.ndarray:
 def decay_interval(padded, Ys, groups, decay: float, *, level: float = 0.95,
                    n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float]:
     """λ's percentile bootstrap interval at `level`: the decay time refitted (on a grid around
-    ``decay``'s, λ = 0 included) on `n_boot` resamples of the speakers (`groups`), the cross-fitted
-    projections held fixed; widened to contain `decay`."""
+    ``decay``'s, λ = 0 included, widened upwards while refits land on its top) on `n_boot`
+    resamples of the speakers (`groups`), the cross-fitted projections held fixed; widened to
+    contain `decay`."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
     groups = np.asarray(groups)
     names, g = np.unique(groups, return_inverse=True)
     rng = np.random.default_rng(seed)
@@ -249,9 +253,18 @@ def decay_interval(padded, Ys, groups, decay: float, *, level: float = 0.95,
     per_group = np.stack([np.bincount(d, minlength=len(names)) for d in draws])   # (B, G)
     weights = per_group[:, g]                                                      # (B, N)
     tau = -1.0 / np.log(decay) if decay > 0 else 0.2
-    taus = np.exp(np.linspace(np.log(max(tau / SPAN, COARSE[0])), np.log(tau * SPAN), WINDOW))
+    lo = max(tau / SPAN, COARSE[0])
+    taus = np.exp(np.linspace(np.log(lo), np.log(max(tau, lo) * SPAN), WINDOW))
     lams = np.r_[0.0, np.exp(-1.0 / taus)]
-    best = lams[np.argmin(weighted_rss(padded, Ys, lams, weights), axis=1)]
+    rss = weighted_rss(padded, Ys, lams, weights)
+    step = np.log(taus[1] / taus[0])
+    while (rss.argmin(axis=1) == len(lams) - 1).any() and taus[-1] < COARSE[-1]:
+        more = taus[-1] * np.exp(step * np.arange(1, WINDOW))      # refits at the top: further out
+        more = more[more <= COARSE[-1]] if (more <= COARSE[-1]).any() else np.r_[COARSE[-1]]
+        taus = np.r_[taus, more]
+        lams = np.r_[lams, np.exp(-1.0 / more)]
+        rss = np.concatenate([rss, weighted_rss(padded, Ys, np.exp(-1.0 / more), weights)], axis=1)
+    best = lams[np.argmin(rss, axis=1)]
     a = (1 - level) / 2
     lo, hi = np.quantile(best, [a, 1 - a])
     return float(min(lo, decay)), float(max(hi, decay))

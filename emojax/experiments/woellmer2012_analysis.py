@@ -121,7 +121,7 @@ class AnalysisConfig:
     # (bagged). Its interval, whatever the draws, is the count at the ends of the first fit's λ
     # interval (a percentile bootstrap over the training speakers, `smoother.decay_interval`).
     smoother_draws: int = 1
-    level: float = 0.95               # confidence level of the intervals (over sequences and seeds)
+    level: float = 0.95               # confidence level of the intervals (`interval`)
 
     def __post_init__(self):
         check("analysis.theta", self.theta, positive=True, at_most=1.0)
@@ -454,7 +454,9 @@ def _unit_key(task: str, fold: int, clf: str, net: str, k: int) -> str:
 def _reader(wd, cfg, corpus, fold_records: list[dict]):
     """``compute(keys, bar)`` over analysis units (`_unit_key`): each unit's network trained or
     loaded (`_probe_params`) and read for its estimators -> ``(key, {estimator: [S per test
-    sequence]})``. The same function runs here or in a worker (`worker_reader`)."""
+    sequence]})``, a smoother unit's also with the readings at the ends of its interval
+    (``"smoother:low"``, ``"smoother:high"``). The same function runs here or in a worker
+    (`worker_reader`)."""
     from emojax.experiments import woellmer2012 as W
     folds = {(r["task"], r["fold"]): r for r in fold_records}
     seqs = data.sequences(corpus)
@@ -513,12 +515,12 @@ def analyze_workdir(wd, cfg, corpus, fold_records: list[dict], *, progress: bool
     keys = [_unit_key(*u) for u in units]
     read: dict = {}
     bar = tqdm(total=len(keys), desc="sequential Jacobians", disable=not progress, unit="model")
-    if workers > 1 and len(keys) > 1 and wd.writer:
+    by_fold: dict = {}                # a fold's units in one worker: its features prepared once
+    for u, key in zip(units, keys):
+        by_fold.setdefault(u[:2], []).append(key)
+    if workers > 1 and len(by_fold) > 1 and wd.writer:
         from emojax.experiments import pool
-        bar.set_description(f"sequential Jacobians ({min(workers, len(keys))} workers)")
-        by_fold: dict = {}            # a fold's units in one worker: its features prepared once
-        for u, key in zip(units, keys):
-            by_fold.setdefault(u[:2], []).append(key)
+        bar.set_description(f"sequential Jacobians ({min(workers, len(by_fold))} workers)")
         done = pool.compute((__name__, "worker_reader", (cfg, str(wd.path), fold_records)),
                             list(by_fold.values()), workers)
     else:
@@ -614,7 +616,8 @@ def interval(per_seed: list, acfg: AnalysisConfig, theta: float | None = None,
     point = mean(counts.sum(axis=(0, 1)))
     lo, hi = (mean(ctx.step_counts(ends[e], th, min_predecessors=mp).sum(0)) for e in ENDS)
     lo, hi = np.fmin(lo, point), np.fmax(hi, point)
-    return {"past_low": float(lo[0]), "past_high": float(hi[0]),
+    return {"past": float(point[0]), "future": float(point[1]),
+            "past_low": float(lo[0]), "past_high": float(hi[0]),
             "future_low": float(lo[1]), "future_high": float(hi[1])}
 
 

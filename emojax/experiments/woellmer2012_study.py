@@ -8,8 +8,9 @@ sensitivity, counted like the network's). Each study point trains the Wöllmer B
 the first ``folds`` leave-one-speaker-out folds and counts the mean past context at θ
 (``analysis.theta``, 3 %) over output steps with >= 10 predecessors, by every estimator of
 ``analysis.estimators`` (the paper's count, the memoryless-start probe, both read per direction,
-and the first-order smoother fitted without a network), with its 95 % interval
-over test sequences, beside the truth on the same test sequences:
+and the first-order smoother fitted without a network), with its 95 % interval (over test
+sequences; the smoother's, its count at the ends of its decay's bootstrap interval), beside the
+truth on the same test sequences:
 
 - the embedded corpus (`emojax.data.synthetic`) over ``rhos`` x ``snrs`` x ``seeds``, at
   ``sequences`` speaker sequences (fewer than the default corpus: the study's cost);
@@ -396,7 +397,8 @@ def markdown(results: list[dict], acfg: AnalysisConfig, card: dict, wall: float)
     lines = [f"# Measured vs true context ({_where(acfg)})", "",
              f"Past context of the BLSTM on corpora whose true context is known, by estimator "
              f"(`{acfg.recommended}` recommended), with the {pct} interval over test sequences and "
-             "training seeds; truth: the Bayes-optimal smoother's count on the same test sequences "
+             "training seeds (the smoother's: its count at the ends of its decay's bootstrap "
+             "interval over the training speakers); truth: the Bayes-optimal smoother's count on the same test sequences "
              "and the task's latent dimension. F1: the paper's BLSTM; F1 oracle: a classifier on the "
              "smoother's estimate (what a model using exactly the true context reaches).", "",
              "| estimator | corpus | points | within ±1 of the truth | mean error | Spearman (measured, true) |",
