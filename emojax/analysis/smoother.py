@@ -248,10 +248,9 @@ def decay_interval(padded, Ys, groups, decay: float, *, level: float = 0.95,
         raise ValueError(f"level must be in (0, 1), got {level}")
     groups = np.asarray(groups)
     names, g = np.unique(groups, return_inverse=True)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(names), (n_boot, len(names)))
-    per_group = np.stack([np.bincount(d, minlength=len(names)) for d in draws])   # (B, G)
-    weights = per_group[:, g]                                                      # (B, N)
+    from emojax.analysis.context import _draw_counts
+    draws = np.random.default_rng(seed).integers(0, len(names), (n_boot, len(names)))
+    weights = _draw_counts(draws, len(names))[:, g]          # (B, N): copies of each sequence
     tau = -1.0 / np.log(decay) if decay > 0 else 0.2
     lo = max(tau / SPAN, COARSE[0])
     taus = np.exp(np.linspace(np.log(lo), np.log(max(tau, lo) * SPAN), WINDOW))

@@ -422,6 +422,20 @@ def _fold_prep(preps: dict, corpus, seqs, seq_speaker, rec: dict, cfg):
 ENDS = ("low", "high")
 
 
+def split_ends(read: dict) -> tuple[dict, dict]:
+    """A unit's readings ``{name: [S]}`` -> ``({estimator: [S]}, {estimator: {"low": [S],
+    "high": [S]}})``: the readings at the ends of an estimator's interval (``"<est>:low"``,
+    ``"<est>:high"``) apart."""
+    main, ends = {}, {}
+    for name, S in read.items():
+        est, _, side = name.partition(":")
+        if side:
+            ends.setdefault(est, {})[side] = S
+        else:
+            main[est] = S
+    return main, ends
+
+
 def smoother_readings(prep, run_seqs, speaker, lengths, k: int, seed: int,
                       level: float | None = None) -> dict[str, list[np.ndarray]]:
     """The `smoother` estimator's sensitivity matrices, one per test sequence length in `lengths`:
@@ -537,12 +551,12 @@ def analyze_workdir(wd, cfg, corpus, fold_records: list[dict], *, progress: bool
         cond = "ordered" if clf == "blstm" else "shuffled"
         for est in acfg.estimators:                   # records keep the estimators' order
             S_by.setdefault((task, cond, est), [[] for _ in range(draws(acfg, NETWORK[est]))])
-        for name, S in read[key].items():
-            est, _, side = name.partition(":")
-            if side:
+        main, at_ends = split_ends(read[key])
+        for est, S in main.items():
+            S_by[(task, cond, est)][k].extend(S)
+        for est, sides in at_ends.items():
+            for side, S in sides.items():
                 ends.setdefault((task, cond, est), {e: [] for e in ENDS})[side].extend(S)
-            else:
-                S_by[(task, cond, est)][k].extend(S)
     example = None                   # (J, S, x) of one 30-utterance sequence for Fig. 1
     fig1 = next(((t, f) for t, f, c, n, k in units
                  if c == "blstm" and k == 0 and "paper" in networks.get(n, ()) and t == _fig1_task(cfg)),

@@ -174,7 +174,7 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
     from emojax.experiments import woellmer2012 as W
     from emojax.experiments.woellmer2012_analysis import (
         ENDS, NETWORK, TASK_DIMS, _oracle, by_network, context_figures, draws, estimator_config,
-        interval, oracle_f1, read_estimators, seed_offset, smoother_readings)
+        interval, oracle_f1, read_estimators, seed_offset, smoother_readings, split_ends)
     from emojax.train.metrics import scores
     wcfg = _point_config(cfg, p)
     a = cfg.analysis
@@ -183,7 +183,7 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
     spk, groups = W.folds_of(dataclasses.replace(wcfg, max_folds=cfg.folds), corpus, seqs, "folds")
     oracle = _oracle(corpus)
     S_est = {e: [[] for _ in range(draws(a, NETWORK[e]))] for e in a.estimators}
-    ends = {"smoother": {e: [] for e in ENDS}} if "smoother" in a.estimators else {}
+    ends: dict = {}                         # estimator -> {"low": [S], "high": [S]}
     S_true, f1, f1_oracle = [], [], []
     networks = by_network(a.estimators)
     for f, group in enumerate(groups):
@@ -194,11 +194,13 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
         for net, ests in networks.items():
             if net == "smoother":
                 for k in range(draws(a, net)):
-                    read = smoother_readings(prep, seqs, corpus.speaker, [len(s) for s in test],
-                                             k, cfg.seed * 7919 + f * 31, a.level)
-                    S_est["smoother"][k] += read.pop("smoother")
-                    for name, S in read.items():
-                        ends["smoother"][name.partition(":")[2]] += S
+                    main, at_ends = split_ends(smoother_readings(
+                        prep, seqs, corpus.speaker, [len(s) for s in test], k,
+                        cfg.seed * 7919 + f * 31, a.level))
+                    S_est["smoother"][k] += main["smoother"]
+                    for est, sides in at_ends.items():
+                        for side, S in sides.items():
+                            ends.setdefault(est, {e: [] for e in ENDS})[side] += S
                 continue
             ncfg = estimator_config(wcfg, ests[0])
             for k in range(a.seeds):
@@ -398,7 +400,8 @@ def markdown(results: list[dict], acfg: AnalysisConfig, card: dict, wall: float)
              f"Past context of the BLSTM on corpora whose true context is known, by estimator "
              f"(`{acfg.recommended}` recommended), with the {pct} interval over test sequences and "
              "training seeds (the smoother's: its count at the ends of its decay's bootstrap "
-             "interval over the training speakers); truth: the Bayes-optimal smoother's count on the same test sequences "
+             "interval over the training speakers); truth: the Bayes-optimal smoother's count on "
+             "the same test sequences "
              "and the task's latent dimension. F1: the paper's BLSTM; F1 oracle: a classifier on the "
              "smoother's estimate (what a model using exactly the true context reaches).", "",
              "| estimator | corpus | points | within ±1 of the truth | mean error | Spearman (measured, true) |",
