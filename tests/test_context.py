@@ -271,5 +271,5 @@ def test_count_table_equals_counts_at_every_threshold():
 
 def test_bootstrap_draw_counts_equal_bincounts():
     draws = np.random.default_rng(0).integers(0, 7, (50, 7))
-    np.testing.assert_array_equal(C._draw_counts(draws, 7),
+    np.testing.assert_array_equal(C.draw_counts(draws, 7),
                                   np.stack([np.bincount(d, minlength=7) for d in draws]))

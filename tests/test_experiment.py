@@ -59,6 +59,8 @@ def test_quick_runs_the_context_analysis(quick):
     assert ge10[("valence3", "ordered")]["past"] > 0
     # every estimator for every trained condition, each mean with its interval
     assert doc["meta"]["recommended_estimator"] == "smoother"
+    from emojax.analysis.smoother import constants
+    assert doc["meta"]["smoother"] == constants()            # the fit's fixed choices, recorded
     ests = {(r["condition"], r["estimator"]) for r in doc["records"]}
     assert {("ordered", "paper"), ("ordered", "memoryless"), ("shuffled", "memoryless"),
             ("ordered", "smoother"), ("shuffled", "smoother")} <= ests

@@ -303,7 +303,7 @@ def step_counts(S_list, theta: float, *, min_predecessors: int = 10,
     return np.asarray(rows, np.float64).reshape(-1, 3)
 
 
-def _draw_counts(draws: np.ndarray, n: int) -> np.ndarray:
+def draw_counts(draws: np.ndarray, n: int) -> np.ndarray:
     """``(n_boot, n)``: how often each index was drawn, per bootstrap draw (one bincount)."""
     b = draws.shape[0]
     return np.bincount((np.arange(b)[:, None] * n + draws).ravel(), minlength=b * n).reshape(b, n)
@@ -335,8 +335,8 @@ def context_interval(counts, *, level: float = 0.95, n_boot: int = 2000,
     rng = np.random.default_rng(seed)
     ri = rng.integers(0, R, (n_boot, R))                                    # seeds drawn
     si = rng.integers(0, N, (n_boot, N)) if N else np.zeros((n_boot, 0), int)
-    seed_w = _draw_counts(ri, R)                                            # (n_boot, R)
-    seq_w = _draw_counts(si, N) if N else np.zeros((n_boot, 0))
+    seed_w = draw_counts(ri, R)                                            # (n_boot, R)
+    seq_w = draw_counts(si, N) if N else np.zeros((n_boot, 0))
     sums = np.einsum("br,bn,rnk->bk", seed_w, seq_w, c)                   # (n_boot, 3)
     a = (1 - level) / 2
     for j, key in enumerate(("past", "future")):

@@ -53,17 +53,20 @@ REFINE = 41
 RIDGE, FOLDS = 0.01, 5          # the projection's ridge (times the utterances) and cross-fitting
 # λ's interval: the fit repeated on bootstrap resamples of the speakers (projections held fixed),
 # its decay time searched on WINDOW log-spaced points from τ̂ / SPAN (at least COARSE[0]) to τ̂ · SPAN
-# (τ̂ = 0.2 where λ̂ = 0), and further out, at the same spacing, while refits land on the top point.
+# (τ̂ = TAU_AT_ZERO where λ̂ = 0), and further out, at the same spacing, while refits land on the
+# top point.
 N_BOOT = 200
 WINDOW, SPAN = 129, 5.0
+TAU_AT_ZERO = 0.2               # the window's centre where λ̂ = 0
+JITTER = 1e-10                  # times AᵀA's trace, added to it in `weighted_rss` (see there)
 
 
 def constants() -> dict:
     """The fit's fixed choices (a study keys its stored points by them)."""
     return {"ridge": RIDGE, "folds": FOLDS, "refine": REFINE,
             "coarse": [float(COARSE[0]), float(COARSE[-1]), len(COARSE)],
-            "n_boot": N_BOOT, "window": WINDOW, "span": SPAN,
-            "interval": "speaker bootstrap of the decay"}
+            "n_boot": N_BOOT, "window": WINDOW, "span": SPAN, "tau_at_zero": TAU_AT_ZERO,
+            "jitter": JITTER, "interval": "speaker bootstrap of the decay"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,7 +236,7 @@ def weighted_rss(padded, Ys, lams, weights: np.ndarray) -> np.ndarray:
         H = (w @ np.einsum("ntc,ntk->nck", A, Yp).reshape(N, -1)).reshape(len(w), C + 1, C)
         # the one-hot projections sum to zero across classes, so AᵀA is singular: a jitter of
         # 1e-10 of its trace gives lstsq's minimum-norm least squares to round-off
-        jitter = 1e-10 * np.trace(G, axis1=1, axis2=2)[:, None, None] * np.eye(C + 1)
+        jitter = JITTER * np.trace(G, axis1=1, axis2=2)[:, None, None] * np.eye(C + 1)
         out[:, j] = yy - np.einsum("bck,bck->b", H, np.linalg.solve(G + jitter, H))
     return out
 
@@ -248,10 +251,10 @@ def decay_interval(padded, Ys, groups, decay: float, *, level: float = 0.95,
         raise ValueError(f"level must be in (0, 1), got {level}")
     groups = np.asarray(groups)
     names, g = np.unique(groups, return_inverse=True)
-    from emojax.analysis.context import _draw_counts
+    from emojax.analysis.context import draw_counts
     draws = np.random.default_rng(seed).integers(0, len(names), (n_boot, len(names)))
-    weights = _draw_counts(draws, len(names))[:, g]          # (B, N): copies of each sequence
-    tau = -1.0 / np.log(decay) if decay > 0 else 0.2
+    weights = draw_counts(draws, len(names))[:, g]          # (B, N): copies of each sequence
+    tau = -1.0 / np.log(decay) if decay > 0 else TAU_AT_ZERO
     lo = max(tau / SPAN, COARSE[0])
     taus = np.exp(np.linspace(np.log(lo), np.log(max(tau, lo) * SPAN), WINDOW))
     lams = np.r_[0.0, np.exp(-1.0 / taus)]

@@ -685,6 +685,7 @@ def _records(S_by: dict, acfg: AnalysisConfig, thetas, ends: dict) -> list[dict]
 def _write(outdir: Path, cfg, corpus, S_by, example, ends: dict) -> dict:
     from emojax.analysis import context as ctx
     from emojax.analysis import plots
+    from emojax.analysis.smoother import constants as smoother_constants
     from emojax.experiments import results as R
     acfg = cfg.analysis
     outdir.mkdir(parents=True, exist_ok=True)
@@ -695,7 +696,8 @@ def _write(outdir: Path, cfg, corpus, S_by, example, ends: dict) -> dict:
                        "train": dataclasses.asdict(cfg.train), "analysis": dataclasses.asdict(acfg)},
             "thetas": thetas, "oracle": _oracle(corpus) is not None,
             "estimators": {e: ESTIMATORS[e] for e in acfg.estimators},
-            "recommended_estimator": acfg.recommended}
+            "recommended_estimator": acfg.recommended,
+            **({"smoother": smoother_constants()} if "smoother" in acfg.estimators else {})}
     (outdir / "context.json").write_text(R.records_json(meta, records))
     summary = summarise(S_by, acfg, ends)
     (outdir / "context_summary.json").write_text(json.dumps(summary, indent=1))
