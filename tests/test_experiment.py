@@ -135,6 +135,26 @@ def test_config_files_are_generated_by_emojax_config(name, capsys):
         assert C.override(mod.Config(), C.load_yaml(path)) == expected
 
 
+def test_scorecard_reads_which_counts_their_intervals_resolve_to_one():
+    """A count is resolved when its interval lies within ±1 of it; the scorecard gives the share of
+    such points and the share within ±1 of the truth among them, worked out by hand here."""
+    from emojax.experiments.woellmer2012_study import resolved, scorecard
+    np.testing.assert_array_equal(resolved([5, 5, 5, 5], [4, 3.9, 4.5, 5], [6, 5.5, 6.1, 5]),
+                                  [True, False, False, True])
+    pts = [  # (truth, estimate, low, high)
+        (5.0, 5.5, 4.6, 6.4),     # resolved, within ±1
+        (5.0, 6.5, 5.8, 7.0),     # resolved, off by 1.5: a narrow interval can still miss
+        (8.0, 10.0, 8.0, 13.0),   # not resolved, off by 2
+        (3.0, 3.2, 1.0, 4.0)]     # not resolved, within ±1
+    results = [{"sweep": "rho_snr", "corpus": "synthetic", "rho": 0.9, "truth": {"past": t},
+                "x": {"past": m, "past_low": lo, "past_high": hi}} for t, m, lo, hi in pts]
+    card = scorecard(results, ["x"])["all/x"]
+    assert card["within_1"] == 0.5 and card["resolved"] == 0.5
+    assert card["within_1_resolved"] == 0.5
+    none = scorecard(results[2:], ["x"])["all/x"]
+    assert none["resolved"] == 0 and np.isnan(none["within_1_resolved"])
+
+
 def test_context_study_quick(tmp_path):
     """The measured-vs-true study runs end to end on both corpora and writes its records, the
     scorecard and Fig. 4; a rerun reuses every point."""

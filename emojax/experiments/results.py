@@ -87,6 +87,11 @@ def index(records: Iterable[dict], *keys: str) -> dict:
     return {(r[keys[0]] if len(keys) == 1 else tuple(r[k] for k in keys)): r for r in records}
 
 
+def share(v, digits: int = 0) -> str:
+    """A share as ``"84 %"`` (`digits` decimals); ``"–"`` where it is missing or NaN."""
+    return "–" if v is None or v != v else f"{100 * v:.{digits}f} %"
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             + ["| " + " | ".join(row) + " |" for row in rows])

@@ -169,10 +169,13 @@ def _scorecard_section(path: Path) -> list[str]:
            f"{doc['meta'].get('wall_s_total', doc['meta']['wall_s']) / 60:.0f} min.", ""]
     rows = sorted(card.values(), key=lambda v: (v["estimator"] != rec, v["estimator"], v["corpus"]))
     out += R.markdown_table(["estimator", "corpus", "points", "within ±1 of the truth",
-                             "mean error", "Spearman (measured, true)"],
+                             "mean error", "Spearman (measured, true)", "resolved to ±1",
+                             "within ±1 where resolved"],
                             [[v["estimator"] + (" (recommended)" if v["estimator"] == rec else ""),
                               v["corpus"], str(v["points"]), f"{100 * v['within_1']:.0f} %",
-                              f"{v['mean_error']:+.2f}", f"{v['spearman']:.2f}"] for v in rows])
+                              f"{v['mean_error']:+.2f}", f"{v['spearman']:.2f}",
+                              R.share(v.get("resolved")), R.share(v.get("within_1_resolved"))]
+                             for v in rows])
     return out + [""]
 
 
