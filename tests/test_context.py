@@ -202,6 +202,11 @@ def test_analysis_tables_put_the_recommended_estimator_first_and_need_no_paper()
     md = context_markdown(summarise(S_by, both), corpus, both)
     rows = [ln for ln in md.splitlines() if ln.startswith("| valence3 | ordered")]
     assert [r.split("|")[3].strip() for r in rows] == ["memoryless", "paper"]
+    for r in rows:            # ±1: whether the past count's interval lies within ±1 of it
+        cells = [c.strip() for c in r.split("|")]
+        past, lo, hi = (float(v) for v in cells[4].replace("[", "").replace("]", "")
+                        .replace(",", "").split())
+        assert cells[5] == ("yes" if C.resolved(past, lo, hi) else "no")
     only = AnalysisConfig(estimators=("memoryless",), recommended="memoryless")
     S_by.pop(("valence3", "ordered", "paper"))
     md = context_markdown(summarise(S_by, only), corpus, only)

@@ -138,7 +138,8 @@ def test_config_files_are_generated_by_emojax_config(name, capsys):
 def test_scorecard_reads_which_counts_their_intervals_resolve_to_one():
     """A count is resolved when its interval lies within ±1 of it; the scorecard gives the share of
     such points and the share within ±1 of the truth among them, worked out by hand here."""
-    from emojax.experiments.woellmer2012_study import resolved, scorecard
+    from emojax.analysis.context import resolved
+    from emojax.experiments.woellmer2012_study import scorecard
     np.testing.assert_array_equal(resolved([5, 5, 5, 5], [4, 3.9, 4.5, 5], [6, 5.5, 6.1, 5]),
                                   [True, False, False, True])
     pts = [  # (truth, estimate, low, high)

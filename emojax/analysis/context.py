@@ -303,6 +303,14 @@ def step_counts(S_list, theta: float, *, min_predecessors: int = 10,
     return np.asarray(rows, np.float64).reshape(-1, 3)
 
 
+def resolved(count, low, high, tol: float = 1.0):
+    """Whether a count's interval ``[low, high]`` lies within ±`tol` of it (elementwise): the data
+    then rule out every value farther than `tol` from the count, though not an error the interval
+    leaves out (a network's bias)."""
+    count, low, high = (np.asarray(v, np.float64) for v in (count, low, high))
+    return (low >= count - tol - 1e-9) & (high <= count + tol + 1e-9)
+
+
 def draw_counts(draws: np.ndarray, n: int) -> np.ndarray:
     """``(n_boot, n)``: how often each index was drawn, per bootstrap draw (one bincount)."""
     b = draws.shape[0]

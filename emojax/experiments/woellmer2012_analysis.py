@@ -729,6 +729,7 @@ def _write(outdir: Path, cfg, corpus, S_by, example, ends: dict) -> dict:
 
 
 def context_markdown(summary: dict, corpus, acfg: AnalysisConfig) -> str:
+    from emojax.analysis.context import resolved
     from emojax.experiments.results import markdown_table
     pos = acfg.position
     pct = f"{100 * acfg.level:g} %"
@@ -750,7 +751,10 @@ def context_markdown(summary: dict, corpus, acfg: AnalysisConfig) -> str:
              + (" The smoother models a context that decays with distance; in the shuffled "
                 "condition, where every other utterance is about equally informative, it cannot "
                 "represent the truth: read the networks there." if "smoother" in acfg.estimators
-                else ""), ""]
+                else "")
+             + f" ±1: whether the past ({pos}) count's interval lies within ±1 of it (resolved to "
+             "±1); a network's interval leaves out its bias, so it can be resolved and wrong "
+             "(`emojax reproduce woellmer2012_study` measures both against known truths).", ""]
     order = {e: i for i, e in enumerate(dict.fromkeys([acfg.recommended, *acfg.estimators]))}
     rows = sorted(summary.values(), key=lambda v: (v["condition"].startswith("oracle"), v["task"],
                                                    v["condition"], order.get(v["estimator"], -1)))
@@ -758,12 +762,18 @@ def context_markdown(summary: dict, corpus, acfg: AnalysisConfig) -> str:
     def ci(v, side):
         return (f"{v[f'{side}_{pos}']:.2f} [{v[f'{side}_{pos}_low']:.2f}, "
                 f"{v[f'{side}_{pos}_high']:.2f}]")
+    def within_1(v):
+        if v["condition"].startswith("oracle"):
+            return "–"
+        return "yes" if resolved(v[f"past_{pos}"], v[f"past_{pos}_low"], v[f"past_{pos}_high"]) \
+            else "no"
     lines += markdown_table(
-        ["task", "condition", "estimator", f"past ({pos})", f"future ({pos})", "past (all)",
+        ["task", "condition", "estimator", f"past ({pos})", "±1", f"future ({pos})", "past (all)",
          "future (all)", "lag-1", "decay", "sequences", "seeds"],
         [[v["task"], v["condition"], "truth" if v["condition"].startswith("oracle") else v["estimator"],
-          ci(v, "past"), ci(v, "future"), f"{v['past_all']:.2f}", f"{v['future_all']:.2f}",
-          f"{v['lag1']:.3f}", f"{v['decay']:.3f}", str(v["n_sequences"]), str(v["seeds"])]
+          ci(v, "past"), within_1(v), ci(v, "future"), f"{v['past_all']:.2f}",
+          f"{v['future_all']:.2f}", f"{v['lag1']:.3f}", f"{v['decay']:.3f}", str(v["n_sequences"]),
+          str(v["seeds"])]
          for v in rows])
     lines += ["", "The paper (IEMOCAP, five clusters, Fig. 2; §6): " + "; ".join(
         f"{k.replace('_', ' ')}: {v}" for k, v in PAPER_CONTEXT.items()) + "."]

@@ -229,19 +229,14 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
     return out
 
 
-def resolved(count, low, high, tol: float = 1.0):
-    """Whether a count's interval ``[low, high]`` lies within ±`tol` of it: the data then rule out
-    every value farther than `tol` from the count (elementwise over arrays)."""
-    count, low, high = (np.asarray(v, np.float64) for v in (count, low, high))
-    return (low >= count - tol - 1e-9) & (high <= count + tol + 1e-9)
-
-
 def scorecard(results: list[dict], estimators) -> dict:
     """Per estimator and corpus: the share of points within ±1 of the truth, the mean error, the
     Spearman rank correlation of measured and true past context (the rho x snr grid only), the
-    share of points whose interval is `resolved` to ±1 and the share within ±1 among those
-    (NaN where there are none)."""
+    share of points whose interval is resolved to ±1 (`emojax.analysis.context.resolved`) and the
+    share within ±1 among those (NaN where there are none)."""
     from scipy.stats import spearmanr
+
+    from emojax.analysis import context as ctx
     out = {}
     grid = [r for r in results if r.get("sweep", "rho_snr") == "rho_snr"]
     scopes = {c: [r for r in grid if r["corpus"] == c] for c in sorted({r["corpus"] for r in grid})}
@@ -253,7 +248,7 @@ def scorecard(results: list[dict], estimators) -> dict:
             m = np.array([r[est]["past"] for r in rs])
             rho = spearmanr(m, truth)[0] if len(rs) > 2 and np.ptp(truth) > 0 else float("nan")
             near = np.abs(m - truth) <= 1
-            ok = resolved(m, [r[est]["past_low"] for r in rs], [r[est]["past_high"] for r in rs])
+            ok = ctx.resolved(m, [r[est]["past_low"] for r in rs], [r[est]["past_high"] for r in rs])
             out[f"{corpus}/{est}"] = {"corpus": corpus, "estimator": est, "points": len(rs),
                                       "within_1": float(np.mean(near)),
                                       "mean_error": float(np.mean(m - truth)),
