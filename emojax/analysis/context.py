@@ -343,7 +343,7 @@ def context_interval(counts, *, level: float = 0.95, n_boot: int = 2000,
     rng = np.random.default_rng(seed)
     ri = rng.integers(0, R, (n_boot, R))                                    # seeds drawn
     si = rng.integers(0, N, (n_boot, N)) if N else np.zeros((n_boot, 0), int)
-    seed_w = draw_counts(ri, R)                                            # (n_boot, R)
+    seed_w = draw_counts(ri, R)                                             # (n_boot, R)
     seq_w = draw_counts(si, N) if N else np.zeros((n_boot, 0))
     sums = np.einsum("br,bn,rnk->bk", seed_w, seq_w, c)                   # (n_boot, 3)
     a = (1 - level) / 2

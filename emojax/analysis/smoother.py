@@ -253,7 +253,7 @@ def decay_interval(padded, Ys, groups, decay: float, *, level: float = 0.95,
     names, g = np.unique(groups, return_inverse=True)
     from emojax.analysis.context import draw_counts
     draws = np.random.default_rng(seed).integers(0, len(names), (n_boot, len(names)))
-    weights = draw_counts(draws, len(names))[:, g]          # (B, N): copies of each sequence
+    weights = draw_counts(draws, len(names))[:, g]           # (B, N): copies of each sequence
     tau = -1.0 / np.log(decay) if decay > 0 else TAU_AT_ZERO
     lo = max(tau / SPAN, COARSE[0])
     taus = np.exp(np.linspace(np.log(lo), np.log(max(tau, lo) * SPAN), WINDOW))

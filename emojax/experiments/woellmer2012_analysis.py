@@ -762,7 +762,8 @@ def context_markdown(summary: dict, corpus, acfg: AnalysisConfig) -> str:
     def ci(v, side):
         return (f"{v[f'{side}_{pos}']:.2f} [{v[f'{side}_{pos}_low']:.2f}, "
                 f"{v[f'{side}_{pos}_high']:.2f}]")
-    def within_1(v):
+
+    def resolved_cell(v):
         if v["condition"].startswith("oracle"):
             return "–"
         return "yes" if resolved(v[f"past_{pos}"], v[f"past_{pos}_low"], v[f"past_{pos}_high"]) \
@@ -771,7 +772,7 @@ def context_markdown(summary: dict, corpus, acfg: AnalysisConfig) -> str:
         ["task", "condition", "estimator", f"past ({pos})", "±1", f"future ({pos})", "past (all)",
          "future (all)", "lag-1", "decay", "sequences", "seeds"],
         [[v["task"], v["condition"], "truth" if v["condition"].startswith("oracle") else v["estimator"],
-          ci(v, "past"), within_1(v), ci(v, "future"), f"{v['past_all']:.2f}",
+          ci(v, "past"), resolved_cell(v), ci(v, "future"), f"{v['past_all']:.2f}",
           f"{v['future_all']:.2f}", f"{v['lag1']:.3f}", f"{v['decay']:.3f}", str(v["n_sequences"]),
           str(v["seeds"])]
          for v in rows])
