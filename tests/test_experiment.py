@@ -200,6 +200,13 @@ def test_context_study_quick(tmp_path):
         assert past == sorted(past) and past[0] < past[-1]       # a smaller rho, a shorter context
     assert (wd / "results" / "fig8_assumed_rho.png").is_file()
     assert len(list((wd / "pieces").glob("*.json"))) == 8
+    # the rerun reuses every piece, the assumed-rho curves (list records) too
+    before = (wd / "results" / "context_study.csv").read_text()
+    assert cli.main(["reproduce", "woellmer2012_study:quick", "--workdir", str(wd),
+                     "--no-progress"]) == 0
+    again = json.loads((wd / "results" / "context_study.json").read_text())["meta"]["pieces"]
+    assert again["reused"] == 8 and again["computed"] == 0
+    assert (wd / "results" / "context_study.csv").read_text() == before
 
 
 def test_context_causes_quick(tmp_path):

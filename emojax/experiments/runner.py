@@ -202,8 +202,7 @@ def load_pieces(wd: Workdir, pieces: dict[str, dict], *, missing_ok: bool = Fals
             raise ValueError(f"{path}: missing; this run is not finished — rerun the same "
                              "`emojax reproduce` command to complete it")
         saved = read_json(path)
-        if not isinstance(saved, dict) or not isinstance(saved.get("record"), dict) \
-                or "fingerprint" not in saved:
+        if not isinstance(saved, dict) or "record" not in saved or "fingerprint" not in saved:
             raise ValueError(f"{path}: not a piece record of this emojax (an older run?); delete "
                              f"it, or use --fresh to discard the workdir's old work")
         if saved["fingerprint"] != fingerprint(json.loads(json.dumps(settings, default=str))):
@@ -211,7 +210,9 @@ def load_pieces(wd: Workdir, pieces: dict[str, dict], *, missing_ok: bool = Fals
                 f"{wd.path}: finished work here was made with other settings "
                 f"({differences(saved.get('settings', {}), settings)}); give another --workdir, "
                 "or --fresh to discard it")
-        gone = [c for c in saved["record"].get("checkpoints", []) if not wd.checkpoint(c).exists()]
+        record = saved["record"]      # what compute yielded: a dict, or a list (the study's curves)
+        declared = record.get("checkpoints", []) if isinstance(record, dict) else []
+        gone = [c for c in declared if not wd.checkpoint(c).exists()]
         if gone:
             if not missing_ok:
                 raise ValueError(f"{wd.checkpoint(gone[0])}: missing; rerun the same `emojax "
@@ -219,7 +220,7 @@ def load_pieces(wd: Workdir, pieces: dict[str, dict], *, missing_ok: bool = Fals
             print(f"emojax: warning: {wd.checkpoint(gone[0])} is missing; recomputing {key}",
                   file=sys.stderr)
             continue
-        done[key] = saved["record"]
+        done[key] = record
         seconds[key] = float(saved.get("seconds", 0.0))
     return done, seconds
 
