@@ -71,6 +71,24 @@ def test_run_pieces_with_workers_writes_here_and_resumes(tmp_path):
     with open_workdir(tmp_path) as wd:             # a rerun reuses every piece, whatever workers
         recs2, stats2 = run_pieces(wd, pieces, here, workers=1, progress=False)
     assert recs2 == recs and stats2["reused"] == 5 and stats2["computed"] == 0
+    # the reused pieces' wall time: each piece's seconds over the 2 workers that computed it
+    secs = [json.loads((tmp_path / "pieces" / f"{k}.json").read_text()) for k in pieces]
+    assert all(s["workers"] == 2 for s in secs)
+    assert stats2["reused_s"] == pytest.approx(sum(s["seconds"] for s in secs) / 2, abs=0.1)
+
+
+def test_reused_seconds_of_pieces_stored_without_their_worker_count(tmp_path):
+    """A piece stored before its worker count was counts at this run's count: one process here."""
+    pieces = {"a": {"i": 0}, "b": {"i": 1}}
+    (tmp_path / "pieces").mkdir()
+    from emojax.experiments.runner import fingerprint
+    for k, sec in (("a", 3.0), ("b", 5.0)):
+        (tmp_path / "pieces" / f"{k}.json").write_text(json.dumps(
+            {"fingerprint": fingerprint(pieces[k]), "settings": pieces[k], "seconds": sec,
+             "record": [k]}))                      # a list record (the study's curves) too
+    with open_workdir(tmp_path) as wd:
+        recs, stats = run_pieces(wd, pieces, None, progress=False)
+    assert recs == {"a": ["a"], "b": ["b"]} and stats["reused_s"] == 8.0
 
 
 @needs_affinity

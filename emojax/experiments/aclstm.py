@@ -602,7 +602,7 @@ def table3_markdown(doc: dict, folds: list[dict]) -> str:
             lines.append(f"| {MODEL_NAMES[k]} | {pc(v['visual_share'])} | "
                          f"{pc(v['visual_share_agree'])} | {pc(v['visual_share_disagree'])} | "
                          f"{100 * o[0]:.0f} % | {100 * o[1]:.0f} % | {100 * sum(o[2:]):.0f} % |")
-    from emojax.experiments.framelevel import run_minutes
+    from emojax.experiments.results import run_minutes
     lines += ["", f"Run: {run_minutes(m)} on {m['device']}; seconds per fold: "
               f"{', '.join(str(s) for s in m['seconds_per_fold'])}."]
     return "\n".join(lines) + "\n"

@@ -441,6 +441,7 @@ def _cell(r) -> str:
 
 def table1_markdown(doc: dict, cfg: Config) -> str:
     from emojax.experiments import framelevel as FL
+    from emojax.experiments import results as R
     m = doc["meta"]
     by = {(r["classifier"], r.get("decoder"), r["metric"]): r for r in doc["records"]}
     lines = ["# Chernykh & Prikhodko 2018, Table 1", "",
@@ -469,7 +470,7 @@ def table1_markdown(doc: dict, cfg: Config) -> str:
                   f"{th['past']:.1f} past and {th['future']:.1f} future frames ({th['past_ms']:.0f} / "
                   f"{th['future_ms']:.0f} ms; mean over the valid frames of {fc['utterances']} test "
                   f"utterances of fold {fc['fold']}, {fc['mean_frames']} frames long on average)."]
-    lines += ["", f"Full run: {FL.run_minutes(m)}; mean seconds per fold and model: "
+    lines += ["", f"Full run: {R.run_minutes(m)}; mean seconds per fold and model: "
               + ", ".join(f"{k} {v}" for k, v in m["seconds_per_fold"].items()) + "."]
     return "\n".join(lines) + "\n"
 

@@ -175,13 +175,6 @@ def pooled_confusion(fold_records: list[dict]) -> list[list[int]]:
     return np.sum([np.asarray(r["confusion"]) for r in fold_records], axis=0).tolist()
 
 
-def run_minutes(m: dict) -> str:
-    """The run's wall time; for a rerun that reused models, with their training counted."""
-    total, wall = m.get("wall_s_total", m["wall_s"]), m["wall_s"]
-    if total - wall < 1:
-        return f"{wall / 60:.1f} min"
-    return f"{total / 60:.1f} min ({wall / 60:.1f} min in the last run, which reused finished models)"
-
 
 def paired(records: list[dict], pairs, metric: str = "ua", **keys) -> list[dict]:
     """Paired t-tests over folds (`emojax.analysis.stats.paired_test`) between summary records

@@ -466,6 +466,7 @@ def table2_markdown(doc: dict) -> str:
 
 def table3_markdown(doc: dict) -> str:
     from emojax.experiments import framelevel as FL
+    from emojax.experiments import results as R
     by = {(r["features"], r["pooling"], r["metric"]): r for r in doc["records"]}
     m = doc["meta"]
     lines = ["# Mirsamadi et al. 2017, Table 3: temporal aggregation", "", _intro(m), "",
@@ -502,7 +503,7 @@ def table3_markdown(doc: dict) -> str:
                      f"{100 * c['sensitivity_inside']:.1f} % of its sensitivity on "
                      f"{100 * c['frames_inside']:.1f} % of the frames (×{c['sensitivity_ratio']:.2f})")
         lines += ["", line + "."]
-    lines += ["", f"Full run (both tables): {FL.run_minutes(m)}; mean seconds per fold and "
+    lines += ["", f"Full run (both tables): {R.run_minutes(m)}; mean seconds per fold and "
               "model: " + ", ".join(f"{k} {v}" for k, v in m["seconds_per_fold"].items()) + "."]
     return "\n".join(lines) + "\n"
 

@@ -87,6 +87,16 @@ def index(records: Iterable[dict], *keys: str) -> dict:
     return {(r[keys[0]] if len(keys) == 1 else tuple(r[k] for k in keys)): r for r in records}
 
 
+def run_minutes(m: dict, reused: str = "models") -> str:
+    """A run's wall time from its meta; for a rerun that reused finished pieces (`reused` names
+    them), with theirs counted (`emojax.experiments.runner.run_pieces`'s ``reused_s``)."""
+    total, wall = m.get("wall_s_total", m["wall_s"]), m["wall_s"]
+    if total - wall < 1:
+        return f"{wall / 60:.1f} min"
+    return (f"{total / 60:.1f} min ({wall / 60:.1f} min in the last run, which reused finished "
+            f"{reused})")
+
+
 def share(v, digits: int = 0) -> str:
     """A share as ``"84 %"`` (`digits` decimals); ``"–"`` where it is missing or NaN."""
     return "–" if v is None or v != v else f"{100 * v:.{digits}f} %"

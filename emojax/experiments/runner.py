@@ -186,10 +186,12 @@ def open_workdir(path: Path, *, fresh: bool = False) -> Iterator[Workdir]:
             lock.close()                         # closing releases the lock
 
 
-def load_pieces(wd: Workdir, pieces: dict[str, dict], *, missing_ok: bool = False
-                ) -> tuple[dict[str, dict], dict[str, float]]:
+def load_pieces(wd: Workdir, pieces: dict[str, dict], *, missing_ok: bool = False,
+                shares: dict | None = None) -> tuple[dict[str, dict], dict[str, float]]:
     """The finished pieces among `pieces` ({key: settings}) whose settings match: (records by key,
-    compute seconds by key). A piece made with other settings stops with one line; one whose
+    compute seconds by key); `shares`, where given, receives each piece's share of its run's wall
+    time (its seconds over the worker processes computing beside it; NaN where the piece predates
+    that record). A piece made with other settings stops with one line; one whose
     declared checkpoints (``record["checkpoints"]``) are gone is left to recompute, with a warning.
     With ``missing_ok=False`` every piece must be there (for an analysis of a finished run)."""
     import sys
@@ -222,6 +224,8 @@ def load_pieces(wd: Workdir, pieces: dict[str, dict], *, missing_ok: bool = Fals
             continue
         done[key] = record
         seconds[key] = float(saved.get("seconds", 0.0))
+        if shares is not None:
+            shares[key] = seconds[key] / saved["workers"] if "workers" in saved else float("nan")
     return done, seconds
 
 
@@ -231,8 +235,10 @@ def run_pieces(wd: Workdir, pieces: dict[str, dict], compute: Callable, *,
     """Reuse finished pieces whose settings match; compute the rest; return (records by key, stats).
 
     stats: ``reused`` / ``computed`` piece counts, ``reused_s`` (what the reused pieces cost the
-    earlier runs that made them) and ``compute_s`` (every piece's compute seconds, all runs); with
-    workers, also ``workers`` / ``cores`` / ``threads`` (`emojax.experiments.pool`).
+    earlier runs that made them, in wall time: each piece's seconds over the number of worker
+    processes that computed beside it; a piece stored before that number was, at this run's
+    count) and ``compute_s`` (every piece's compute seconds, all runs, summed over processes);
+    with workers, also ``workers`` / ``cores`` / ``threads`` (`emojax.experiments.pool`).
 
     pieces: {key: settings} in run order. compute(keys, bar) computes the pieces `keys` (those of
     one `group`, e.g. the folds of a task trained as one program) and yields ``(key, record)`` as
@@ -244,7 +250,8 @@ def run_pieces(wd: Workdir, pieces: dict[str, dict], compute: Callable, *,
     from tqdm.auto import tqdm
     from emojax import parallel
     pieces = {k: json.loads(json.dumps(v, default=str)) for k, v in pieces.items()}   # as saved
-    done, seconds = load_pieces(wd, pieces, missing_ok=True)
+    shares: dict[str, float] = {}
+    done, seconds = load_pieces(wd, pieces, missing_ok=True, shares=shares)
     todo = parallel.agree([k for k in pieces if k not in done])   # process 0's view, everywhere
     for k in todo:
         done.pop(k, None)
@@ -260,22 +267,23 @@ def run_pieces(wd: Workdir, pieces: dict[str, dict], compute: Callable, *,
                disable=not progress or not parallel.is_main())
     pool_stats: dict = {}
 
-    def store(key, record, sec):
+    def store(key, record, sec, width=1):
         if key not in pieces:
             raise RuntimeError(f"compute returned an unknown piece {key!r}")
         if wd.writer:
             write_atomic(wd.piece_path(key), json.dumps(
                 {"fingerprint": fingerprint(pieces[key]), "settings": pieces[key],
-                 "seconds": round(sec, 2), "record": record}))
+                 "seconds": round(sec, 2), "workers": width, "record": record}))
         done[key], seconds[key] = record, sec
         bar.update(1)
     try:
         if workers > 1 and spec is not None and len(groups) > 1:
             from emojax.experiments import pool
-            bar.set_description(f"{desc} ({min(workers, len(groups))} workers)")
+            width = min(workers, len(groups))
+            bar.set_description(f"{desc} ({width} workers)")
             for key, record, sec in pool.compute(spec, list(groups.values()), workers,
                                                  stats=pool_stats):
-                store(key, record, sec)
+                store(key, record, sec, width)
             groups = {}
         for keys in groups.values():
             bar.set_description(f"{desc} {keys[0]}" if len(keys) == 1 else f"{desc} {len(keys)} {unit}s")
@@ -291,7 +299,9 @@ def run_pieces(wd: Workdir, pieces: dict[str, dict], compute: Callable, *,
     if missing:
         raise RuntimeError(f"pieces not computed: {missing}")
     reused = [k for k in pieces if k not in todo]
+    width_now = max(1, min(workers, len(pieces))) if spec is not None else 1
     return {k: done[k] for k in pieces}, {
         "reused": len(reused), "computed": len(todo),
-        "reused_s": round(sum(seconds[k] for k in reused), 1),
+        "reused_s": round(sum(shares[k] if shares[k] == shares[k] else seconds[k] / width_now
+                              for k in reused), 1),
         "compute_s": round(sum(seconds.values()), 1), **pool_stats}

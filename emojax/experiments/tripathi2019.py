@@ -486,7 +486,7 @@ def to_markdown(doc: dict, cfg: Config) -> str:
                   "candidates (the paper's widths, then random draws of the speech and text LSTM "
                   "widths, the fusion width and dropout), the lowest validation loss kept: the "
                   f"paper's were kept in {sum(c == 0 for c in picks)} of {len(picks)} folds."]
-    from emojax.experiments.framelevel import run_minutes
+    from emojax.experiments.results import run_minutes
     lines += ["", f"Run: {run_minutes(m)} on {m['device']}; mean seconds per fold and model: "
               + ", ".join(f"{k} {v}" for k, v in m["seconds_per_fold"].items()) + "."]
     return "\n".join(lines) + "\n"

@@ -358,7 +358,7 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
         cols = list(ident) + ["condition", "estimator", "past", "past_low", "past_high", "future",
                               "lag1", "decay", "f1"]
         R.write_csv(outdir / "context_study.csv", cols, ([r.get(c, "") for c in cols] for r in records))
-        (outdir / "context_study.md").write_text(markdown(results, cfg.analysis, card, meta["wall_s_total"]))
+        (outdir / "context_study.md").write_text(markdown(results, cfg.analysis, card, meta))
         fig4(results, outdir / "fig4_measured_vs_true.png", cfg.analysis)
         fig7(results, outdir / "fig7_context_vs_size.png", cfg.analysis)
         curves = [{**{k: r.get(k) for k in ident}, "truth": r["truth"]["past"],
@@ -402,7 +402,7 @@ def _where(acfg: AnalysisConfig) -> str:
     return f"θ = {100 * acfg.theta:g} %, steps with >= {acfg.min_predecessors} predecessors"
 
 
-def markdown(results: list[dict], acfg: AnalysisConfig, card: dict, wall: float) -> str:
+def markdown(results: list[dict], acfg: AnalysisConfig, card: dict, meta: dict) -> str:
     from emojax.experiments import results as R
     ests = [acfg.recommended] + [e for e in acfg.estimators if e != acfg.recommended]
     pct = f"{100 * acfg.level:g} %"
@@ -438,7 +438,7 @@ def markdown(results: list[dict], acfg: AnalysisConfig, card: dict, wall: float)
         lines.append(f"| {r['sweep']} | {r['corpus']} | {r['rho']} | {r['snr']} | {r['seed']} | "
                      f"{r.get('sequences') or '–'} | {t:.2f} | {cells} | {pct_or_dash(r.get('f1'))} | "
                      f"{pct_or_dash(r.get('f1_oracle'))} |")
-    lines += ["", f"Whole study: {wall / 60:.1f} min."]
+    lines += ["", f"Whole study: {R.run_minutes(meta, 'points')}."]
     return "\n".join(lines) + "\n"
 
 
