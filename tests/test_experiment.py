@@ -151,6 +151,7 @@ def test_scorecard_reads_which_counts_their_intervals_resolve_to_one():
                 "x": {"past": m, "past_low": lo, "past_high": hi}} for t, m, lo, hi in pts]
     card = scorecard(results, ["x"])["all/x"]
     assert card["within_1"] == 0.5 and card["resolved"] == 0.5
+    assert card["covered"] == 0.75              # all but the second point's [5.8, 7.0] hold it
     assert card["within_1_resolved"] == 0.5
     none = scorecard(results[2:], ["x"])["all/x"]
     assert none["resolved"] == 0 and np.isnan(none["within_1_resolved"])
@@ -224,3 +225,28 @@ def test_context_causes_quick(tmp_path):
     assert len(truth["profile"]) == 10 and truth["profile"][0] > truth["profile"][-1]
     assert (wd / "results" / "fig5_causes.png").is_file()
     assert (wd / "results" / "fig6_profiles.png").is_file()
+
+
+def test_checks_section_pools_the_fresh_points(tmp_path):
+    """The README's table of the smoother's checks: one row per run, and the fresh points (the
+    study's set and never-used runs of one fit, not the choosing runs) pooled as counts."""
+    from emojax.experiments.woellmer2012_report import CHECKS, _checks_section
+
+    def write(path, seeds, ss, draws, points, within, covered, resolved, within_res):
+        path.mkdir(parents=True)
+        card = {"within_1": within, "covered": covered, "resolved": resolved,
+                "within_1_resolved": within_res, "points": points}
+        meta = {"config": {"seeds": seeds, "statespace_seeds": ss,
+                           "analysis": {"smoother_draws": draws}},
+                "scorecard": {"all/smoother": card, "all, rho >= 0.5/smoother": card}}
+        (path / "context_study.json").write_text(json.dumps({"meta": meta, "records": []}))
+    write(tmp_path / "woellmer2012", [12], [12, 13], 1, 25, 0.84, 1.0, 0.64, 1.0)
+    write(tmp_path / CHECKS / "smoother_choose", [1, 2], [], 1, 36, 0.5, 0.5, 0.5, 0.5)
+    write(tmp_path / CHECKS / "smoother_never_used", [16], [16, 17], 1, 25, 0.88, 0.96, 0.76, 1.0)
+    write(tmp_path / CHECKS / "smoother_never_used_draws10", [16], [16, 17], 10, 25, 0, 0, 0, 0)
+    lines = _checks_section(tmp_path)
+    rows = [ln for ln in lines if ln.startswith("| ")][1:]
+    assert len(rows) == 5                           # four runs and the pooled row
+    pooled = [c.strip() for c in rows[-1].split("|")[1:-1]]
+    # 21 + 22 of 50 within ±1; 25 + 24 held; 16 + 19 resolved, all of them within ±1
+    assert pooled[5:] == ["50", "43 of 50 (86.0 %)", "49 of 50", "35 of 50", "35 of 35"]
