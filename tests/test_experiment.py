@@ -249,4 +249,5 @@ def test_checks_section_pools_the_fresh_points(tmp_path):
     assert len(rows) == 5                           # four runs and the pooled row
     pooled = [c.strip() for c in rows[-1].split("|")[1:-1]]
     # 21 + 22 of 50 within ±1; 25 + 24 held; 16 + 19 resolved, all of them within ±1
-    assert pooled[5:] == ["50", "43 of 50 (86.0 %)", "49 of 50", "35 of 50", "35 of 35"]
+    assert pooled[5:] == ["50", "43 of 50 (86.0 %); rho ≥ 0.5: 43 of 50", "49 of 50", "35 of 50",
+                          "35 of 35"]

@@ -162,7 +162,7 @@ def _checks_section(results: Path, est: str = "smoother") -> list[str]:
     runs += [("choosing" if "choose" in f.parent.name else "never used", f)
              for f in sorted((results / CHECKS).glob("*/context_study.json"))]
     keys = ("within_1", "covered", "resolved")
-    rows, pool = [], {k: [0.0, 0] for k in keys + ("within_1_resolved",)}
+    rows, pool = [], {k: [0.0, 0] for k in keys + ("within_1_resolved", "within_1_rho")}
     for role, f in runs:
         meta = json.loads(f.read_text())["meta"]
         c, card = meta["config"], meta.get("scorecard", {})
@@ -181,6 +181,9 @@ def _checks_section(results: Path, est: str = "smoother") -> list[str]:
             for k in keys:
                 pool[k][0] += v[k] * v["points"]
                 pool[k][1] += v["points"]
+            if v5:
+                pool["within_1_rho"][0] += v5["within_1"] * v5["points"]
+                pool["within_1_rho"][1] += v5["points"]
             sure = round(v["resolved"] * v["points"])            # points resolved to ±1
             pool["within_1_resolved"][0] += v["within_1_resolved"] * sure if sure else 0
             pool["within_1_resolved"][1] += sure
@@ -190,7 +193,8 @@ def _checks_section(results: Path, est: str = "smoother") -> list[str]:
     if n:
         got = {k: round(a) for k, (a, _) in pool.items()}
         rows.append(["**fresh points pooled**", "the study's and never used, one fit", "", "", "1",
-                     str(n), f"{got['within_1']} of {n} ({R.share(got['within_1'] / n, 1)})",
+                     str(n), f"{got['within_1']} of {n} ({R.share(got['within_1'] / n, 1)}); "
+                     f"rho ≥ 0.5: {got['within_1_rho']} of {pool['within_1_rho'][1]}",
                      f"{got['covered']} of {n}", f"{got['resolved']} of {n}",
                      f"{got['within_1_resolved']} of {pool['within_1_resolved'][1]}"])
     return [f"**The recommended `{est}` on every corpus seed it was checked on** (rho × "
