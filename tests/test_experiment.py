@@ -62,13 +62,14 @@ def test_quick_runs_the_context_analysis(quick):
     from emojax.analysis.smoother import constants
     assert doc["meta"]["smoother"] == constants()            # the fit's fixed choices, recorded
     ests = {(r["condition"], r["estimator"]) for r in doc["records"]}
-    assert {("ordered", "paper"), ("ordered", "memoryless"), ("shuffled", "memoryless"),
-            ("ordered", "smoother"), ("shuffled", "smoother")} <= ests
+    assert {("ordered", "paper"), ("shuffled", "paper"), ("ordered", "smoother"),
+            ("shuffled", "smoother")} <= ests
+    assert not {e for _, e in ests} & {"memoryless", "directional"}     # on request only
     for r in doc["records"]:
         if r["condition"] in ("ordered", "shuffled") and not isinstance(r["position"], int):
             assert r["past_low"] <= r["past"] <= r["past_high"] and r["seeds"] == 1
     md = (res / "context.md").read_text()
-    assert "memoryless" in md and "smoother" in md and "[" in md
+    assert "paper" in md and "smoother" in md and "[" in md and "| ±1 |" in md
 
 
 def test_rerun_resumes_without_training(quick, monkeypatch):
