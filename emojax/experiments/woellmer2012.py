@@ -1,10 +1,9 @@
 """Wöllmer et al. 2012, Table 1: SVM vs BLSTM vs BLSTM on shuffled utterances; 5 tasks; 10-fold LOSO.
 
   emojax reproduce woellmer2012          # embedded corpus, 5 tasks x 10 folds + context analysis
-                                         # (9-13 min on a 2-core CPU VM, cold compile cache,
-                                         # 2 workers; the analysis' memoryless probes: one more
-                                         # small BLSTM per fold and condition; the smoother: a
-                                         # closed-form fit)
+                                         # (8 min on a 2-core CPU VM, cold compile cache,
+                                         # 2 workers; the smoother: a closed-form fit; the
+                                         # memoryless probes, on request, add a quarter)
   emojax reproduce woellmer2012:quick    # seconds; the same code path at tiny size (what tests run)
   emojax reproduce woellmer2012 --corpus table:my.csv   # a user's utterance table
 
