@@ -237,9 +237,10 @@ def test_checks_section_pools_the_fresh_points(tmp_path):
         path.mkdir(parents=True)
         card = {"within_1": within, "covered": covered, "resolved": resolved,
                 "within_1_resolved": within_res, "points": points}
+        at_05 = {"within_1": 0.5, "points": 20}           # rho >= 0.5: 10 of 20 per run
         meta = {"config": {"seeds": seeds, "statespace_seeds": ss,
                            "analysis": {"smoother_draws": draws}},
-                "scorecard": {"all/smoother": card, "all, rho >= 0.5/smoother": card}}
+                "scorecard": {"all/smoother": card, "all, rho >= 0.5/smoother": at_05}}
         (path / "context_study.json").write_text(json.dumps({"meta": meta, "records": []}))
     write(tmp_path / "woellmer2012", [12], [12, 13], 1, 25, 0.84, 1.0, 0.64, 1.0)
     write(tmp_path / CHECKS / "smoother_choose", [1, 2], [], 1, 36, 0.5, 0.5, 0.5, 0.5)
@@ -250,5 +251,5 @@ def test_checks_section_pools_the_fresh_points(tmp_path):
     assert len(rows) == 5                           # four runs and the pooled row
     pooled = [c.strip() for c in rows[-1].split("|")[1:-1]]
     # 21 + 22 of 50 within ±1; 25 + 24 held; 16 + 19 resolved, all of them within ±1
-    assert pooled[5:] == ["50", "43 of 50 (86.0 %); rho ≥ 0.5: 43 of 50", "49 of 50", "35 of 50",
+    assert pooled[5:] == ["50", "43 of 50 (86.0 %); rho ≥ 0.5: 20 of 40", "49 of 50", "35 of 50",
                           "35 of 35"]

@@ -235,7 +235,7 @@ def weighted_rss(padded, Ys, lams, weights: np.ndarray) -> np.ndarray:
         G = (w @ np.einsum("ntc,ntd->ncd", A, A).reshape(N, -1)).reshape(len(w), C + 1, C + 1)
         H = (w @ np.einsum("ntc,ntk->nck", A, Yp).reshape(N, -1)).reshape(len(w), C + 1, C)
         # the one-hot projections sum to zero across classes, so AᵀA is singular: a jitter of
-        # 1e-10 of its trace gives lstsq's minimum-norm least squares to round-off
+        # JITTER times its trace gives lstsq's minimum-norm least squares to round-off
         jitter = JITTER * np.trace(G, axis1=1, axis2=2)[:, None, None] * np.eye(C + 1)
         out[:, j] = yy - np.einsum("bck,bck->b", H, np.linalg.solve(G + jitter, H))
     return out

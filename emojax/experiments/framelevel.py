@@ -175,7 +175,6 @@ def pooled_confusion(fold_records: list[dict]) -> list[list[int]]:
     return np.sum([np.asarray(r["confusion"]) for r in fold_records], axis=0).tolist()
 
 
-
 def paired(records: list[dict], pairs, metric: str = "ua", **keys) -> list[dict]:
     """Paired t-tests over folds (`emojax.analysis.stats.paired_test`) between summary records
     (`summarise`) of the same `metric`: each pair is two dicts of identifying keys, e.g.

@@ -119,6 +119,15 @@ def _worker(index: int, cores: list[int], spec, options: dict, todo, done) -> No
         done.put(("error", index, kind, str(e), traceback.format_exc()))
 
 
+def width(workers: int, n_groups: int) -> int:
+    """How many processes `compute` runs `n_groups` groups in with `workers` asked for (1 where
+    it cannot spawn processes and computes here)."""
+    n = min(workers, n_groups)
+    if n <= 1:
+        return max(n, 0)
+    return n if _spawnable() else 1
+
+
 def compute(spec, groups: list[list[str]], workers: int, *, stats: dict | None = None,
             poll_s: float = 1.0) -> Iterator[tuple[str, object, float]]:
     """Compute every group of keys in `workers` processes; yield ``(key, result, seconds)`` as

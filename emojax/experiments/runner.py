@@ -187,7 +187,7 @@ def open_workdir(path: Path, *, fresh: bool = False) -> Iterator[Workdir]:
 
 
 def load_pieces(wd: Workdir, pieces: dict[str, dict], *, missing_ok: bool = False,
-                shares: dict | None = None) -> tuple[dict[str, dict], dict[str, float]]:
+                shares: dict | None = None) -> tuple[dict[str, object], dict[str, float]]:
     """The finished pieces among `pieces` ({key: settings}) whose settings match: (records by key,
     compute seconds by key); `shares`, where given, receives each piece's share of its run's wall
     time (its seconds over the worker processes computing beside it; NaN where the piece predates
@@ -231,7 +231,8 @@ def load_pieces(wd: Workdir, pieces: dict[str, dict], *, missing_ok: bool = Fals
 
 def run_pieces(wd: Workdir, pieces: dict[str, dict], compute: Callable, *,
                group: Callable[[str], object] = lambda key: key, desc: str = "", unit: str = "piece",
-               progress: bool = True, workers: int = 1, spec=None) -> tuple[dict[str, dict], dict]:
+               progress: bool = True, workers: int = 1, spec=None
+               ) -> tuple[dict[str, object], dict]:
     """Reuse finished pieces whose settings match; compute the rest; return (records by key, stats).
 
     stats: ``reused`` / ``computed`` piece counts, ``reused_s`` (what the reused pieces cost the
@@ -279,7 +280,7 @@ def run_pieces(wd: Workdir, pieces: dict[str, dict], compute: Callable, *,
     try:
         if workers > 1 and spec is not None and len(groups) > 1:
             from emojax.experiments import pool
-            width = min(workers, len(groups))
+            width = pool.width(workers, len(groups))
             bar.set_description(f"{desc} ({width} workers)")
             for key, record, sec in pool.compute(spec, list(groups.values()), workers,
                                                  stats=pool_stats):
@@ -299,7 +300,12 @@ def run_pieces(wd: Workdir, pieces: dict[str, dict], compute: Callable, *,
     if missing:
         raise RuntimeError(f"pieces not computed: {missing}")
     reused = [k for k in pieces if k not in todo]
-    width_now = max(1, min(workers, len(pieces))) if spec is not None else 1
+    n_groups = len({group(k) for k in pieces})
+    if workers > 1 and spec is not None and n_groups > 1:   # what this run's pool would be
+        from emojax.experiments import pool
+        width_now = pool.width(workers, n_groups)
+    else:
+        width_now = 1
     return {k: done[k] for k in pieces}, {
         "reused": len(reused), "computed": len(todo),
         "reused_s": round(sum(shares[k] if shares[k] == shares[k] else seconds[k] / width_now

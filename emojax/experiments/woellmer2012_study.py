@@ -26,7 +26,8 @@ seed 10 and statespace seeds 10-11; its size and training on embedded seeds 1, 2
 embedded seed 14 and statespace seeds 14-15; the per-direction reading was examined on embedded
 seeds 1-2; the smoother was chosen on embedded seeds 1, 2 and 20 and checked on embedded seed 16
 and statespace seeds 16-17, its interval chosen on embedded seeds 1-5 and 20 and statespace seeds
-0-5 and checked on embedded seeds 18-19 and statespace seeds 18-21; the causes use seed 20).
+0-5 and checked on embedded seeds 18-19 and statespace seeds 18-21, and both checked again on
+embedded seeds 21-26 and statespace seeds 22-33; the causes use seed 20).
 Writes WORKDIR/results/context_study.{json,csv,md}, fig4_measured_vs_true.png,
 fig7_context_vs_size.png and, for the corpus-size sweep,
 context_assumed.{json,md} and fig8_assumed_rho.png; the default run publishes them to
@@ -232,8 +233,9 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
 def scorecard(results: list[dict], estimators) -> dict:
     """Per estimator and corpus: the share of points within ±1 of the truth, the mean error, the
     Spearman rank correlation of measured and true past context (the rho x snr grid only), the
-    share of points whose interval holds the truth, the share whose interval is resolved to ±1 (`emojax.analysis.context.resolved`) and the
-    share within ±1 among those (NaN where there are none)."""
+    share of points whose interval holds the truth, the share whose interval is resolved to ±1
+    (`emojax.analysis.context.resolved`) and the share within ±1 among those (NaN where there are
+    none)."""
     from scipy.stats import spearmanr
 
     from emojax.analysis import context as ctx
