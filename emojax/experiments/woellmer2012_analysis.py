@@ -97,8 +97,8 @@ class AnalysisConfig:
     # that of a first-order smoother fitted without a network. The probe BLSTM trained from a
     # memoryless start ("memoryless") and the per-direction readings ("directional",
     # "memoryless_directional") may be added; the probe trains one more BLSTM per fold and
-    # condition, a quarter of the default run's time, for a count the smoother beats on every
-    # study set (60 % within ±1 of the truth against 84 %), so it is not in the default.
+    # condition, a quarter of the default run's time, for a count the smoother beats on the
+    # study's set (60 % within ±1 of the truth against 84 %), so it is not in the default.
     estimators: tuple[str, ...] = ("paper", "smoother")
     recommended: str = "smoother"     # shown first in the tables (meta.recommended_estimator)
     memoryless_forget_bias: float = -2.0   # the probe's initial forget-gate bias: sigmoid(-2) = 0.12
