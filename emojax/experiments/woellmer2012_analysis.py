@@ -439,6 +439,14 @@ def split_ends(read: dict) -> tuple[dict, dict]:
     return main, ends
 
 
+def extend_ends(into: dict, key, sides: dict) -> None:
+    """Add one unit's readings at an estimator's interval ends (``{"low": [S], "high": [S]}``,
+    from `split_ends`) to ``into[key]``."""
+    acc = into.setdefault(key, {e: [] for e in ENDS})
+    for side, S in sides.items():
+        acc[side].extend(S)
+
+
 def smoother_readings(prep, run_seqs, speaker, lengths, k: int, seed: int,
                       level: float | None = None) -> dict[str, list[np.ndarray]]:
     """The `smoother` estimator's sensitivity matrices, one per test sequence length in `lengths`:
@@ -558,8 +566,7 @@ def analyze_workdir(wd, cfg, corpus, fold_records: list[dict], *, progress: bool
         for est, S in main.items():
             S_by[(task, cond, est)][k].extend(S)
         for est, sides in at_ends.items():
-            for side, S in sides.items():
-                ends.setdefault((task, cond, est), {e: [] for e in ENDS})[side].extend(S)
+            extend_ends(ends, (task, cond, est), sides)
     example = None                   # (J, S, x) of one 30-utterance sequence for Fig. 1
     fig1 = next(((t, f) for t, f, c, n, k in units
                  if c == "blstm" and k == 0 and "paper" in networks.get(n, ()) and t == _fig1_task(cfg)),

@@ -174,8 +174,9 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
     from emojax.data.batching import bucket_length
     from emojax.experiments import woellmer2012 as W
     from emojax.experiments.woellmer2012_analysis import (
-        ENDS, NETWORK, TASK_DIMS, _oracle, by_network, context_figures, draws, estimator_config,
-        interval, oracle_f1, read_estimators, seed_offset, smoother_readings, split_ends)
+        NETWORK, TASK_DIMS, _oracle, by_network, context_figures, draws, estimator_config,
+        extend_ends, interval, oracle_f1, read_estimators, seed_offset, smoother_readings,
+        split_ends)
     from emojax.train.metrics import scores
     wcfg = _point_config(cfg, p)
     a = cfg.analysis
@@ -200,8 +201,7 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
                         cfg.seed * 7919 + f * 31, a.level))
                     S_est["smoother"][k] += main["smoother"]
                     for est, sides in at_ends.items():
-                        for side, S in sides.items():
-                            ends.setdefault(est, {e: [] for e in ENDS})[side] += S
+                        extend_ends(ends, est, sides)
                 continue
             ncfg = estimator_config(wcfg, ests[0])
             for k in range(a.seeds):
