@@ -158,6 +158,30 @@ def test_scorecard_reads_which_counts_their_intervals_resolve_to_one():
     assert none["resolved"] == 0 and np.isnan(none["within_1_resolved"])
 
 
+def test_size_scorecard_pools_the_size_sweep_per_corpus_size():
+    """The corpus-size sweep's table pools its rhos and seeds per size, worked out by hand; the
+    rho x snr grid's points stay out of it."""
+    from emojax.experiments.woellmer2012_study import size_scorecard
+    pts = [  # (sequences, truth, estimate, low, high)
+        (100, 10.0, 12.0, 11.5, 12.5),   # off by 2, resolved
+        (100, 8.0, 8.5, 6.0, 11.0),      # within ±1, not resolved
+        (400, 10.0, 10.5, 10.0, 11.0),   # within ±1, resolved
+        (400, 8.0, 7.5, 7.0, 8.0)]       # within ±1, resolved
+    results = [{"sweep": "sequences", "sequences": n, "truth": {"past": t},
+                "x": {"past": m, "past_low": lo, "past_high": hi}} for n, t, m, lo, hi in pts]
+    grid = {"sweep": "rho_snr", "sequences": 100, "truth": {"past": 0.0},
+            "x": {"past": 9.0, "past_low": 9.0, "past_high": 9.0}}
+    card = size_scorecard(results + [grid], ["x"])
+    assert set(card) == {"100/x", "400/x"}
+    assert card["100/x"]["points"] == 2 and card["100/x"]["within_1"] == 0.5
+    assert card["100/x"]["mean_error"] == pytest.approx(1.25)
+    assert card["100/x"]["mean_abs_error"] == pytest.approx(1.25)
+    assert card["100/x"]["resolved"] == 0.5
+    assert card["400/x"]["within_1"] == 1.0 and card["400/x"]["resolved"] == 1.0
+    assert card["400/x"]["mean_error"] == pytest.approx(0.0)
+    assert card["400/x"]["mean_abs_error"] == pytest.approx(0.5)
+
+
 def test_context_study_quick(tmp_path):
     """The measured-vs-true study runs end to end on both corpora and writes its records, the
     scorecard and Fig. 4; a rerun reuses every point."""
@@ -191,6 +215,9 @@ def test_context_study_quick(tmp_path):
              and r["condition"] == "oracle"}
     assert set(sizes) == {30, 60} and sizes[60]["n_sequences"] > sizes[30]["n_sequences"]
     assert (wd / "results" / "fig7_context_vs_size.png").is_file()
+    sized = doc["meta"]["size_scorecard"]
+    assert sized["60/smoother"]["points"] == 1 and sized["30/paper"]["points"] == 1
+    assert "| smoother | 60 | 1 |" in (wd / "results" / "context_study.md").read_text()
     assert "| sequences | synthetic | 0.9 | 0.25 | 0 | 60 |" in (wd / "results" / "context_study.md").read_text()
     # each point of that sweep: the exact smoother and those assuming another rho (no training)
     curves = json.loads((wd / "results" / "context_assumed.json").read_text())["records"]

@@ -54,6 +54,22 @@ def test_test_speaker_never_influences_fitting(small, task):
     assert 0 < a["selected"].size <= c.features.shape[1]
 
 
+def test_task_ratings_are_the_columns_the_classes_are_cut_from(small):
+    """The smoother's rating targets: valence for valence3, activation for activation3, both for a
+    cluster task, none for a category task (nor where the corpus lacks the column)."""
+    import dataclasses
+    c = small[0]
+    np.testing.assert_array_equal(W.task_ratings("valence3", c), c.valence[:, None])
+    np.testing.assert_array_equal(W.task_ratings("activation3", c), c.activation[:, None])
+    np.testing.assert_array_equal(W.task_ratings("cluster4", c), np.stack([c.valence, c.activation], 1))
+    assert W.task_ratings("category", c) is None
+    assert W.task_ratings("valence3", dataclasses.replace(c, valence=None)) is None
+    # the classes are cut from those ratings
+    np.testing.assert_array_equal(L.three_levels(W.task_ratings("valence3", c)[:, 0]),
+                                  L.task_labels("valence3", c.valence, c.activation, None,
+                                                np.arange(len(c.valence)))[0])
+
+
 def test_cluster_midpoints_fit_training_only():
     pts = np.array([[1, 1], [1, 1.2], [5, 5], [5, 4.8], [3, 3]], float)
     y, k, fitted = L.task_labels("cluster2", pts[:, 0], pts[:, 1], None, np.arange(4))

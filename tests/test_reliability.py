@@ -307,6 +307,32 @@ def test_analysis_smoother_draws_train_no_network(tmp_path, finished):
     assert "3 fits" in (wd / "results" / "context.md").read_text()
 
 
+def test_analysis_smoother_target_refits_only_the_smoother(tmp_path, finished, capsys):
+    """`analysis.smoother_target` switches what the smoother is fitted to (the ratings behind the
+    classes or the classes) without training a network; the other estimators' records are
+    unchanged, the context meta names the target, and a bad value is one clear line."""
+    import shutil
+    wd = tmp_path / "copy"
+    shutil.copytree(finished, wd)
+    out = {}
+    for target in ("rating", "classes"):
+        with _counting_training() as calls:
+            assert cli.main(["analyze", str(wd), "--no-progress", "--set",
+                             f"analysis.smoother_target={target}"]) == 0
+        assert not calls
+        doc = json.loads((wd / "results" / "context.json").read_text())
+        assert doc["meta"]["config"]["analysis"]["smoother_target"] == target
+        out[target] = doc["records"]
+    rest = [[r for r in out[t] if r["estimator"] != "smoother"] for t in out]
+    assert rest[0] == rest[1] and rest[0]
+    assert [r for r in out["rating"] if r["estimator"] == "smoother"] != \
+        [r for r in out["classes"] if r["estimator"] == "smoother"]
+    assert cli.main(["analyze", str(wd), "--no-progress", "--set",
+                     "analysis.smoother_target=labels"]) != 0
+    assert "'analysis.smoother_target': 'labels' is not one of rating, classes" in \
+        capsys.readouterr().err
+
+
 def test_analysis_probe_settings_retrain_only_the_probes(tmp_path, finished):
     """The probe's own size and training settings (`analysis.memoryless_{hidden,lr,by_length}`)
     are part of its fingerprint: `emojax analyze` with them trains every probe anew, once (the

@@ -1,6 +1,7 @@
 """The first-order smoother (`emojax.analysis.smoother`) against brute force and the exact Bayes
 smoother of an AR(1) state seen through white noise."""
 import numpy as np
+import pytest
 
 from emojax.analysis import smoother as sm
 from emojax.analysis.context import context_counts
@@ -37,7 +38,7 @@ def _corpus(rho, *, speakers=10, per_speaker=20, T=40, F=4, noise=1.2, seed=0):
     the noise of the best single-step estimate of the latent)."""
     rng = np.random.default_rng(seed)
     a = rng.normal(size=F)
-    xs, ys, groups = [], [], []
+    xs, ys, groups, ratings = [], [], [], []
     for g in range(speakers):
         for _ in range(per_speaker):
             z = np.empty(T)
@@ -45,19 +46,22 @@ def _corpus(rho, *, speakers=10, per_speaker=20, T=40, F=4, noise=1.2, seed=0):
             for t in range(1, T):
                 z[t] = rho * z[t - 1] + np.sqrt(1 - rho ** 2) * rng.normal()
             xs.append(z[:, None] * a[None] + noise * rng.normal(size=(T, F)))
-            ys.append(np.digitize(z + 0.3 * rng.normal(size=T), [-0.45, 0.45]))
+            rating = z + 0.3 * rng.normal(size=T)
+            ratings.append(rating)
+            ys.append(np.digitize(rating, [-0.45, 0.45]))
             groups.append(g)
     n = 201
     lags = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :])
     C = rho ** lags
     W = C @ np.linalg.inv(C + noise ** 2 / (a @ a) * np.eye(n))
     m = n // 2
+    _corpus.ratings = ratings                         # the continuous ratings behind ys
     return xs, ys, groups, W[m], W[m, m + 1] / W[m, m]
 
 
 def test_fit_recovers_the_exact_smoothers_decay_and_context():
     xs, ys, groups, row, lam = _corpus(0.85)
-    f = sm.fit_first_order(xs, ys, 3, groups)
+    f = sm.fit_first_order(xs, sm.one_hot(ys, 3), groups)
     assert abs(f.decay - lam) < 0.03, (f.decay, lam)
     m = len(row) // 2                                 # the exact smoother's past context at 3 %
     true_past = int((row[:m] >= 0.03 * row.max()).sum())
@@ -65,20 +69,44 @@ def test_fit_recovers_the_exact_smoothers_decay_and_context():
     assert abs(int(past[-1]) - true_past) <= 1, (past[-1], true_past)
 
 
+def test_fit_to_the_ratings_behind_the_classes_recovers_the_same_decay():
+    """Fitted to the ratings the classes are cut from (a target of width 1), λ is the exact
+    smoother's as well, and closer to it than from the classes on this draw (more of the state)."""
+    xs, ys, groups, _, lam = _corpus(0.85)
+    f = sm.fit_first_order(xs, _corpus.ratings, groups)
+    assert f.weights.shape == (4, 1) and f.intercept.shape == (1,)
+    assert abs(f.decay - lam) < 0.03, (f.decay, lam)
+    g = sm.fit_first_order(xs, [r[:, None] for r in _corpus.ratings], groups)   # (T, 1) alike
+    assert g.decay == f.decay
+
+
+def test_targets_are_checked():
+    xs, ys, groups, _, _ = _corpus(0.5, speakers=3, per_speaker=2)
+    with pytest.raises(ValueError, match="labels must be in 0..2"):
+        sm.one_hot([np.array([0, 3])], 3)
+    bad = [r.copy() for r in _corpus.ratings]
+    bad[1][4] = np.nan
+    with pytest.raises(ValueError, match="sequence 1: targets must be finite"):
+        sm.fit_first_order(xs, bad, groups)
+    with pytest.raises(ValueError, match="6 sequences need as many targets"):
+        sm.fit_first_order(xs, _corpus.ratings[:5], groups)
+
+
 def test_decay_interval_holds_the_exact_smoothers_decay():
     xs, ys, groups, _, lam = _corpus(0.85)
-    f = sm.fit_first_order(xs, ys, 3, groups, level=0.95)
+    f = sm.fit_first_order(xs, sm.one_hot(ys, 3), groups, level=0.95)
     assert f.decay_low <= f.decay <= f.decay_high
     assert f.decay_low < lam < f.decay_high, (f.decay_low, lam, f.decay_high)
     assert f.decay_high - f.decay_low < 0.15
-    assert np.isnan(sm.fit_first_order(xs, ys, 3, groups).decay_low)       # no level, no interval
+    assert np.isnan(sm.fit_first_order(xs, sm.one_hot(ys, 3), groups).decay_low)   # no level
 
 
 def test_decay_interval_searches_past_its_window():
     """Asked around λ = 0 (a window up to λ 0.37) on data whose decay is 0.7, the refits land on
     the window's top: the search goes further out until the interval holds the true decay."""
     xs, ys, groups, _, lam = _corpus(0.85)
-    _, padded, Ys = sm._fit(xs, ys, 3, groups, sm.RIDGE, sm.FOLDS, list(range(len(xs))))
+    Ys = sm.one_hot(ys, 3)
+    _, padded = sm._fit(xs, Ys, groups, sm.RIDGE, sm.FOLDS, list(range(len(xs))))
     lo, hi = sm.decay_interval(padded, Ys, groups, 0.0)
     assert lo == 0.0 and 0.6 < hi and lam < hi
 
@@ -103,7 +131,7 @@ def test_weighted_rss_is_least_squares_on_the_resample():
 def test_no_temporal_structure_gives_no_context():
     xs, ys, groups, _, lam = _corpus(0.0, seed=3)
     assert lam < 1e-9
-    f = sm.fit_first_order(xs, ys, 3, groups)
+    f = sm.fit_first_order(xs, sm.one_hot(ys, 3), groups)
     assert f.decay < 0.03                              # the 3 % threshold: no lag counts
     past, future = context_counts(f.sensitivity(20), 0.03)
     assert past.sum() == future.sum() == 0
@@ -138,7 +166,7 @@ def test_readings_fit_the_conditions_training_speakers_in_its_order(monkeypatch)
     speaker = np.repeat(["a", "b", "c", "d"], 6)
     seen = {}
 
-    def fake(xs, ys, n_classes, groups, **kw):
+    def fake(xs, targets, groups, **kw):
         seen.update(xs=xs, groups=groups, ids=list(kw["ids"]))
         return sm.FirstOrderSmoother(0.5, np.ones((3, 3)), np.zeros(3))
     monkeypatch.setattr(sm, "fit_first_order", fake)
@@ -149,6 +177,26 @@ def test_readings_fit_the_conditions_training_speakers_in_its_order(monkeypatch)
     np.testing.assert_array_equal(seen["xs"][0], prep["X"][seqs[0][::-1]])
     A.smoother_readings(prep, shuffled, speaker, [5], 1, seed=0)        # a bootstrap draw
     np.testing.assert_array_equal(seen["groups"], [["a", "b", "d"][i] for i in seen["ids"]])
+
+
+def test_readings_fit_the_ratings_where_asked_and_the_task_has_them(monkeypatch):
+    """``target="rating"`` fits the ratings behind the classes, in the condition's order; without
+    ratings (a category task) or with ``"classes"``, the one-hot classes."""
+    from emojax.experiments import woellmer2012_analysis as A
+    rng = np.random.default_rng(8)
+    seqs = [np.arange(i * 6, i * 6 + 6) for i in range(3)]
+    prep = {"part": np.array(["train", "test", "train"]), "X": rng.normal(size=(18, 2)),
+            "y": rng.integers(0, 3, 18), "n_classes": 3, "ratings": rng.normal(size=(18, 1))}
+    seen = []
+    monkeypatch.setattr(sm, "fit_first_order", lambda xs, targets, groups, **kw: seen.append(
+        targets) or sm.FirstOrderSmoother(0.5, np.ones((2, 1)), np.zeros(1)))
+    order = [s[::-1] for s in seqs]
+    A.smoother_readings(prep, order, ["a"] * 18, [6], 0, 0, target="rating")
+    np.testing.assert_array_equal(np.concatenate(seen[-1]), prep["ratings"][np.r_[order[0], order[2]]])
+    for p, target in ((prep, "classes"), ({**prep, "ratings": None}, "rating")):
+        A.smoother_readings(p, order, ["a"] * 18, [6], 0, 0, target=target)
+        np.testing.assert_array_equal(np.concatenate(seen[-1]),
+                                      np.eye(3)[prep["y"][np.r_[order[0], order[2]]]])
 
 
 def test_readings_at_the_ends_of_the_interval_count_as_its_bounds(monkeypatch):

@@ -145,8 +145,19 @@ def prepare_fold(corpus, seqs, seq_speaker, task, test_speakers, cfg: Config, fo
     if selected.size == 0:
         selected = np.arange(X.shape[1])
     return {"part": part, "idx": idx, "y": y, "n_classes": n_classes, "fitted": fitted,
-            "mu": mu, "sd": sd, "selected": selected, "X": X[:, selected],
-            "val_speakers": sorted(val_spk)}
+            "ratings": task_ratings(task, corpus), "mu": mu, "sd": sd, "selected": selected,
+            "X": X[:, selected], "val_speakers": sorted(val_spk)}
+
+
+def task_ratings(task: str, corpus) -> np.ndarray | None:
+    """The ratings a task's classes are cut from, ``(N, D)`` (valence3: valence; activation3:
+    activation; a cluster task: both), or None (a category task)."""
+    cols = {"valence3": ("valence",), "activation3": ("activation",)}.get(
+        task, ("valence", "activation") if task.startswith("cluster") else ())
+    got = [getattr(corpus, c) for c in cols]
+    if not cols or any(v is None for v in got):
+        return None
+    return np.stack([np.asarray(v, np.float64) for v in got], axis=1)
 
 
 def _items(prep, seqs, which):

@@ -85,6 +85,8 @@ NETWORK = {"paper": "paper", "memoryless": "memoryless", "directional": "paper",
            "memoryless_directional": "memoryless", "smoother": "smoother"}
 
 
+SMOOTHER_TARGETS = ("rating", "classes")           # analysis.smoother_target
+
 @dataclasses.dataclass(frozen=True)
 class AnalysisConfig:
     """The §5.2 analysis' settings (`emojax reproduce` and `emojax analyze` both take them)."""
@@ -124,6 +126,11 @@ class AnalysisConfig:
     # (bagged). Its interval, whatever the draws, is the count at the ends of the first fit's λ
     # interval (a percentile bootstrap over the training speakers, `smoother.decay_interval`).
     smoother_draws: int = 1
+    # What the smoother is fitted to: "rating", the ratings a task's classes are cut from (valence
+    # for valence3; a category task has none and uses its classes), or "classes", the one-hot
+    # classes. Its λ is the same for both in the model it assumes (`emojax.analysis.smoother`),
+    # and a rating keeps more of the state than three levels do.
+    smoother_target: str = "classes"
     level: float = 0.95               # confidence level of the intervals (`interval`)
 
     def __post_init__(self):
@@ -135,6 +142,7 @@ class AnalysisConfig:
         check("analysis.recommended", self.recommended, choices=tuple(self.estimators))
         check("analysis.seeds", self.seeds, at_least=1)
         check("analysis.smoother_draws", self.smoother_draws, at_least=1)
+        check("analysis.smoother_target", self.smoother_target, choices=SMOOTHER_TARGETS)
         check("analysis.level", self.level, positive=True, below=1.0)
         check("analysis.memoryless_forget_bias", self.memoryless_forget_bias)
         if self.memoryless_hidden is not None:
@@ -448,22 +456,27 @@ def extend_ends(into: dict, key, sides: dict) -> None:
 
 
 def smoother_readings(prep, run_seqs, speaker, lengths, k: int, seed: int,
-                      level: float | None = None) -> dict[str, list[np.ndarray]]:
+                      level: float | None = None, target: str = "classes"
+                      ) -> dict[str, list[np.ndarray]]:
     """The `smoother` estimator's sensitivity matrices, one per test sequence length in `lengths`:
     the first-order smoother (`emojax.analysis.smoother`) fitted to the fold's training speakers'
     sequences in the order `run_seqs` gives them (`prep`: `woellmer2012.prepare_fold`). Draw
     ``k = 0`` fits all of them; ``k >= 1`` (``analysis.smoother_draws``) a bootstrap resample of
     the sequences (seeded by `seed` and k), the smoother's counterpart of another training seed.
     ``{"smoother": [S]}``; with a `level`, draw 0 adds the matrices at the ends of λ's interval
-    (``"smoother:low"``, ``"smoother:high"``, `ENDS`; resamples of the speakers seeded by `seed`)."""
-    from emojax.analysis.smoother import FirstOrderSmoother, fit_first_order
+    (``"smoother:low"``, ``"smoother:high"``, `ENDS`; resamples of the speakers seeded by `seed`).
+    `target` (``analysis.smoother_target``): what it is fitted to, the ratings behind the task's
+    classes (``"rating"``, where the task has them) or the one-hot classes."""
+    from emojax.analysis.smoother import FirstOrderSmoother, fit_first_order, one_hot
     train = [s for s, part in zip(run_seqs, prep["part"]) if part != "test"]
     pick = (np.random.default_rng([seed, k]).integers(0, len(train), len(train)) if k
             else np.arange(len(train)))
     train = [train[i] for i in pick]
-    fit = fit_first_order([prep["X"][s] for s in train], [prep["y"][s] for s in train],
-                          prep["n_classes"], [speaker[s[0]] for s in train], ids=pick,
-                          level=None if k else level, seed=seed)
+    ratings = prep.get("ratings") if target == "rating" else None
+    targets = ([ratings[s] for s in train] if ratings is not None
+               else one_hot([prep["y"][s] for s in train], prep["n_classes"]))
+    fit = fit_first_order([prep["X"][s] for s in train], targets, [speaker[s[0]] for s in train],
+                          ids=pick, level=None if k else level, seed=seed)
     out = {"smoother": [fit.sensitivity(L) for L in lengths]}
     if level is not None and not k:
         for side, lam in zip(ENDS, (fit.decay_low, fit.decay_high)):
@@ -500,7 +513,8 @@ def _reader(wd, cfg, corpus, fold_records: list[dict]):
                 run_seqs, seed = W._condition(seqs, clf, cfg, f)
                 yield key, smoother_readings(
                     _fold_prep(preps, corpus, seqs, seq_speaker, rec, cfg), run_seqs,
-                    corpus.speaker, [len(x) for x, _ in test], k, seed, cfg.analysis.level)
+                    corpus.speaker, [len(x) for x, _ in test], k, seed, cfg.analysis.level,
+                    cfg.analysis.smoother_target)
                 continue
             params = _probe_params(wd, cfg, corpus, seqs, seq_speaker, rec, task, f, clf,
                                    networks[net][0], k, preps, None)

@@ -161,7 +161,9 @@ def _settings(cfg: Config, p: dict) -> dict:
             "train": dataclasses.asdict(w.train),
             "analysis": {"theta": a.theta, "position": a.position, "mode": a.mode,
                          "estimators": list(a.estimators), "seeds": a.seeds, "level": a.level,
-                         **({"smoother_draws": a.smoother_draws, "smoother": smoother.constants()}
+                         **({"smoother_draws": a.smoother_draws, "smoother": smoother.constants(),
+                             **({"smoother_target": a.smoother_target}
+                                if a.smoother_target != "classes" else {})}
                             if "smoother" in a.estimators else {}),
                          "probe_model": dataclasses.asdict(probe.model),
                          "probe_train": dataclasses.asdict(probe.train)}}
@@ -198,7 +200,7 @@ def run_point(cfg: Config, p: dict, progress=None) -> dict:
                 for k in range(draws(a, net)):
                     main, at_ends = split_ends(smoother_readings(
                         prep, seqs, corpus.speaker, [len(s) for s in test], k,
-                        cfg.seed * 7919 + f * 31, a.level))
+                        cfg.seed * 7919 + f * 31, a.level, a.smoother_target))
                     S_est["smoother"][k] += main["smoother"]
                     for est, sides in at_ends.items():
                         extend_ends(ends, est, sides)
@@ -260,6 +262,27 @@ def scorecard(results: list[dict], estimators) -> dict:
                                       "resolved": float(np.mean(ok)),
                                       "within_1_resolved": float(np.mean(near[ok])) if ok.any()
                                       else float("nan")}
+    return out
+
+
+def size_scorecard(results: list[dict], estimators) -> dict:
+    """The ``sequences`` sweep pooled per estimator and corpus size (over its rhos and seeds): the
+    share of points within ±1 of the truth, the mean error and mean absolute error, and the share
+    resolved to ±1 (`emojax.analysis.context.resolved`): how much data a count needs to be right."""
+    from emojax.analysis import context as ctx
+    sweep = [r for r in results if r.get("sweep") == "sequences"]
+    out = {}
+    for n in sorted({r["sequences"] for r in sweep}):
+        rs = [r for r in sweep if r["sequences"] == n]
+        truth = np.array([r["truth"]["past"] for r in rs])
+        for est in estimators:
+            m = np.array([r[est]["past"] for r in rs])
+            lo, hi = (np.array([r[est][k] for r in rs]) for k in ("past_low", "past_high"))
+            out[f"{n}/{est}"] = {"sequences": n, "estimator": est, "points": len(rs),
+                                 "within_1": float(np.mean(np.abs(m - truth) <= 1)),
+                                 "mean_error": float(np.mean(m - truth)),
+                                 "mean_abs_error": float(np.mean(np.abs(m - truth))),
+                                 "resolved": float(np.mean(ctx.resolved(m, lo, hi)))}
     return out
 
 
@@ -345,6 +368,7 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
         card = scorecard(results, ests)
         meta["recommended_estimator"] = cfg.analysis.recommended
         meta["scorecard"] = card
+        meta["size_scorecard"] = size_scorecard(results, ests)
         records = []
         ident = ("sweep", "corpus", "rho", "snr", "seed", "sequences", "l2", "forget_bias", "folds",
                  "n_sequences")
@@ -443,6 +467,16 @@ def markdown(results: list[dict], acfg: AnalysisConfig, card: dict, meta: dict) 
         lines.append(f"| {r['sweep']} | {r['corpus']} | {r['rho']} | {r['snr']} | {r['seed']} | "
                      f"{r.get('sequences') or '–'} | {t:.2f} | {cells} | {pct_or_dash(r.get('f1'))} | "
                      f"{pct_or_dash(r.get('f1_oracle'))} |")
+    sized = meta.get("size_scorecard") or {}
+    if sized:
+        snr = next(r["snr"] for r in results if r.get("sweep") == "sequences")
+        lines += ["", f"Corpus size (the `sequences` sweep, snr {snr:g}, its rhos and seeds pooled):",
+                  "", "| estimator | sequences | points | within ±1 of the truth | mean error | "
+                  "mean abs. error | resolved to ±1 |", "|---|---|---|---|---|---|---|"]
+        for v in sorted(sized.values(), key=lambda v: (ests.index(v["estimator"]), v["sequences"])):
+            lines.append(f"| {v['estimator']} | {v['sequences']} | {v['points']} | "
+                         f"{R.share(v['within_1'])} | {v['mean_error']:+.2f} | "
+                         f"{v['mean_abs_error']:.2f} | {R.share(v['resolved'])} |")
     lines += ["", f"Whole study: {R.run_minutes(meta, 'points')}."]
     return "\n".join(lines) + "\n"
 
