@@ -260,23 +260,31 @@ def test_checks_section_pools_the_fresh_points(tmp_path):
     study's set and never-used runs of one fit, not the choosing runs) pooled as counts."""
     from emojax.experiments.woellmer2012_report import CHECKS, _checks_section
 
-    def write(path, seeds, ss, draws, points, within, covered, resolved, within_res):
+    def write(path, seeds, ss, draws, points, within, covered, resolved, within_res, **target):
         path.mkdir(parents=True)
         card = {"within_1": within, "covered": covered, "resolved": resolved,
                 "within_1_resolved": within_res, "points": points}
         at_05 = {"within_1": 0.5, "points": 20}           # rho >= 0.5: 10 of 20 per run
         meta = {"config": {"seeds": seeds, "statespace_seeds": ss,
-                           "analysis": {"smoother_draws": draws}},
+                           "analysis": {"smoother_draws": draws, **target}},
                 "scorecard": {"all/smoother": card, "all, rho >= 0.5/smoother": at_05}}
         (path / "context_study.json").write_text(json.dumps({"meta": meta, "records": []}))
     write(tmp_path / "woellmer2012", [12], [12, 13], 1, 25, 0.84, 1.0, 0.64, 1.0)
     write(tmp_path / CHECKS / "smoother_choose", [1, 2], [], 1, 36, 0.5, 0.5, 0.5, 0.5)
     write(tmp_path / CHECKS / "smoother_never_used", [16], [16, 17], 1, 25, 0.88, 0.96, 0.76, 1.0)
     write(tmp_path / CHECKS / "smoother_never_used_draws10", [16], [16, 17], 10, 25, 0, 0, 0, 0)
+    write(tmp_path / CHECKS / "smoother_rating_choose", [1], [], 1, 20, 1, 1, 1, 1,
+          smoother_target="rating")
+    write(tmp_path / CHECKS / "smoother_rating_never_used", [27], [34], 1, 10, 0.9, 0.8, 0.5, 0.8,
+          smoother_target="rating")
     lines = _checks_section(tmp_path)
-    rows = [ln for ln in lines if ln.startswith("| ")][1:]
-    assert len(rows) == 5                           # four runs and the pooled row
-    pooled = [c.strip() for c in rows[-1].split("|")[1:-1]]
+    rows = [[c.strip() for c in ln.split("|")[1:-1]] for ln in lines if ln.startswith("| ")][1:]
+    assert len(rows) == 8                           # six runs and a pooled row per target
+    assert [r[2] for r in rows] == ["classes"] * 4 + ["rating"] * 2 + ["classes", "rating"]
     # 21 + 22 of 50 within ±1; 25 + 24 held; 16 + 19 resolved, all of them within ±1
-    assert pooled[5:] == ["50", "43 of 50 (86.0 %); rho ≥ 0.5: 20 of 40", "49 of 50", "35 of 50",
-                          "35 of 35"]
+    assert rows[-2][6:] == ["50", "43 of 50 (86.0 %); rho ≥ 0.5: 20 of 40", "49 of 50", "35 of 50",
+                            "35 of 35"]
+    # the rating runs pool apart: the never-used one alone (9 of 10; 8 held; 5 resolved, 4 within)
+    assert rows[-1][0] == "**fresh points pooled (rating)**"
+    assert rows[-1][6:] == ["10", "9 of 10 (90.0 %); rho ≥ 0.5: 10 of 20", "8 of 10", "5 of 10",
+                            "4 of 5"]

@@ -156,13 +156,14 @@ CHECKS = "woellmer2012_smoother_choice"    # the smoother's choosing and never-u
 
 def _checks_section(results: Path, est: str = "smoother") -> list[str]:
     """The smoother on every corpus seed it was checked on: the study's own set and each run in
-    results/woellmer2012_smoother_choice/ (its choosing runs and the never-used ones), and the
-    fresh points pooled (the study's and the never-used runs of one fit)."""
+    results/woellmer2012_smoother_choice/ (its choosing runs and the never-used ones), with what it
+    was fitted to (``analysis.smoother_target``), and per target the fresh points pooled (the
+    study's and the never-used runs of one fit)."""
     runs = [("the study's", results / "woellmer2012" / "context_study.json")]
     runs += [("choosing" if "choose" in f.parent.name else "never used", f)
              for f in sorted((results / CHECKS).glob("*/context_study.json"))]
     keys = ("within_1", "covered", "resolved", "within_1_resolved")
-    rows, pool = [], {k: [0.0, 0] for k in keys + ("within_1_resolved", "within_1_rho")}
+    rows, pools = [], {}
     for role, f in runs:
         meta = json.loads(f.read_text())["meta"]
         c, card = meta["config"], meta.get("scorecard", {})
@@ -170,14 +171,16 @@ def _checks_section(results: Path, est: str = "smoother") -> list[str]:
         if v is None:
             continue
         fits = c["analysis"].get("smoother_draws", 1)
+        target = c["analysis"].get("smoother_target", "classes")
         rows.append([f.parent.name if role != "the study's" else "woellmer2012 (the study)",
-                     role, ", ".join(str(s) for s in c["seeds"]),
+                     role, target, ", ".join(str(s) for s in c["seeds"]),
                      ", ".join(str(s) for s in c["statespace_seeds"]) or "–", str(fits),
                      str(v["points"]),
                      f"{R.share(v['within_1'])} ({R.share(v5['within_1']) if v5 else '–'})",
                      R.share(v.get("covered")), R.share(v.get("resolved")),
                      R.share(v.get("within_1_resolved"))])
         if role != "choosing" and fits == 1 and all(k in v for k in keys):
+            pool = pools.setdefault(target, {k: [0.0, 0] for k in keys + ("within_1_rho",)})
             for k in keys[:3]:
                 pool[k][0] += v[k] * v["points"]
                 pool[k][1] += v["points"]
@@ -189,20 +192,24 @@ def _checks_section(results: Path, est: str = "smoother") -> list[str]:
             pool["within_1_resolved"][1] += sure
     if not rows:
         return []
-    n = pool["within_1"][1]
-    if n:
+    for target, pool in pools.items():
+        n = pool["within_1"][1]
         got = {k: round(a) for k, (a, _) in pool.items()}
-        rows.append(["**fresh points pooled**", "the study's and never used, one fit", "", "", "1",
-                     str(n), f"{got['within_1']} of {n} ({R.share(got['within_1'] / n, 1)}); "
+        rows.append([f"**fresh points pooled ({target})**", "the study's and never used, one fit",
+                     target, "", "", "1", str(n),
+                     f"{got['within_1']} of {n} ({R.share(got['within_1'] / n, 1)}); "
                      f"rho ≥ 0.5: {got['within_1_rho']} of {pool['within_1_rho'][1]}",
                      f"{got['covered']} of {n}", f"{got['resolved']} of {n}",
                      f"{got['within_1_resolved']} of {pool['within_1_resolved'][1]}"])
     return [f"**The recommended `{est}` on every corpus seed it was checked on** (rho × "
             "signal-to-noise grid of the study, `results/woellmer2012/` and "
-            f"`results/{CHECKS}/`; within ±1 of the truth, in brackets at rho ≥ 0.5; the interval "
-            "holding the truth; resolved to ±1 and within ±1 among those):", ""] + R.markdown_table(
-        ["run", "role", "embedded seeds", "statespace seeds", "fits", "points", "within ±1",
-         "interval holds the truth", "resolved to ±1", "within ±1 where resolved"], rows) + [""]
+            f"`results/{CHECKS}/`; fitted to the ratings behind the classes or to the classes "
+            "(`analysis.smoother_target`); within ±1 of the truth, in brackets at rho ≥ 0.5; the "
+            "interval holding the truth; resolved to ±1 and within ±1 among those):", ""
+            ] + R.markdown_table(
+        ["run", "role", "fitted to", "embedded seeds", "statespace seeds", "fits", "points",
+         "within ±1", "interval holds the truth", "resolved to ±1", "within ±1 where resolved"],
+        rows) + [""]
 
 
 def _scorecard_section(path: Path) -> list[str]:
