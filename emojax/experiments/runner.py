@@ -186,16 +186,15 @@ def open_workdir(path: Path, *, fresh: bool = False) -> Iterator[Workdir]:
             lock.close()                         # closing releases the lock
 
 
-def load_pieces(wd: Workdir, pieces: dict[str, dict], *, missing_ok: bool = False,
-                shares: dict | None = None) -> tuple[dict[str, object], dict[str, float]]:
+def load_pieces(wd: Workdir, pieces: dict[str, dict], *, missing_ok: bool = False
+                ) -> tuple[dict[str, object], dict[str, float], dict[str, float]]:
     """The finished pieces among `pieces` ({key: settings}) whose settings match: (records by key,
-    compute seconds by key); `shares`, where given, receives each piece's share of its run's wall
-    time (its seconds over the worker processes computing beside it; NaN where the piece predates
-    that record). A piece made with other settings stops with one line; one whose
+    compute seconds by key, each piece's share of its run's wall time by key: its seconds over the
+    worker processes computing beside it, NaN where the piece predates that record). A piece made with other settings stops with one line; one whose
     declared checkpoints (``record["checkpoints"]``) are gone is left to recompute, with a warning.
     With ``missing_ok=False`` every piece must be there (for an analysis of a finished run)."""
     import sys
-    done, seconds = {}, {}
+    done, seconds, shares = {}, {}, {}
     for key, settings in pieces.items():
         path = wd.piece_path(key)
         if not path.exists():
@@ -224,9 +223,8 @@ def load_pieces(wd: Workdir, pieces: dict[str, dict], *, missing_ok: bool = Fals
             continue
         done[key] = record
         seconds[key] = float(saved.get("seconds", 0.0))
-        if shares is not None:
-            shares[key] = seconds[key] / saved["workers"] if "workers" in saved else float("nan")
-    return done, seconds
+        shares[key] = seconds[key] / saved["workers"] if "workers" in saved else float("nan")
+    return done, seconds, shares
 
 
 def run_pieces(wd: Workdir, pieces: dict[str, dict], compute: Callable, *,
@@ -251,8 +249,7 @@ def run_pieces(wd: Workdir, pieces: dict[str, dict], compute: Callable, *,
     from tqdm.auto import tqdm
     from emojax import parallel
     pieces = {k: json.loads(json.dumps(v, default=str)) for k, v in pieces.items()}   # as saved
-    shares: dict[str, float] = {}
-    done, seconds = load_pieces(wd, pieces, missing_ok=True, shares=shares)
+    done, seconds, shares = load_pieces(wd, pieces, missing_ok=True)
     todo = parallel.agree([k for k in pieces if k not in done])   # process 0's view, everywhere
     for k in todo:
         done.pop(k, None)

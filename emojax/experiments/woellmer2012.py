@@ -441,7 +441,7 @@ def analyze(workdir: Path, *, overrides: dict | None = None, publish: Path | Non
     *_, pieces = plan(cfg, corpus)
     with open_workdir(workdir) as wd:
         # the run's own folds, checked against the corpus and settings as they are now
-        records, _ = load_pieces(wd, pieces)
+        records = load_pieces(wd, pieces)[0]
         out = A.analyze_workdir(wd, cfg, corpus, list(records.values()), progress=progress,
                                 workers=workers)
         if publish is not None:

@@ -772,6 +772,11 @@ def context_markdown(summary: dict, corpus, acfg: AnalysisConfig) -> str:
              "geometric rate of the past profile. Estimators: "
              + "; ".join(f"`{e}` — {ESTIMATORS[e]}" for e in acfg.estimators)
              + f". Recommended: `{acfg.recommended}`."
+             + (" The smoother is fitted to " + ("the ratings the task's classes are cut from "
+                                                 "(its classes where it has none)"
+                                                 if acfg.smoother_target == "rating"
+                                                 else "the task's classes") + "."
+                if "smoother" in acfg.estimators else "")
              + (" The smoother models a context that decays with distance; in the shuffled "
                 "condition, where every other utterance is about equally informative, it cannot "
                 "represent the truth: read the networks there." if "smoother" in acfg.estimators
