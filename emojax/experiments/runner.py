@@ -190,8 +190,9 @@ def load_pieces(wd: Workdir, pieces: dict[str, dict], *, missing_ok: bool = Fals
                 ) -> tuple[dict[str, object], dict[str, float], dict[str, float]]:
     """The finished pieces among `pieces` ({key: settings}) whose settings match: (records by key,
     compute seconds by key, each piece's share of its run's wall time by key: its seconds over the
-    worker processes computing beside it, NaN where the piece predates that record). A piece made with other settings stops with one line; one whose
-    declared checkpoints (``record["checkpoints"]``) are gone is left to recompute, with a warning.
+    worker processes computing beside it, NaN where the piece predates that record). A piece made
+    with other settings stops with one line; one whose declared checkpoints
+    (``record["checkpoints"]``) are gone is left to recompute, with a warning.
     With ``missing_ok=False`` every piece must be there (for an analysis of a finished run)."""
     import sys
     done, seconds, shares = {}, {}, {}

@@ -83,9 +83,8 @@ ESTIMATORS = {
 # smoother's "network" is its closed-form fit.
 NETWORK = {"paper": "paper", "memoryless": "memoryless", "directional": "paper",
            "memoryless_directional": "memoryless", "smoother": "smoother"}
-
-
 SMOOTHER_TARGETS = ("rating", "classes")           # analysis.smoother_target
+
 
 @dataclasses.dataclass(frozen=True)
 class AnalysisConfig:
