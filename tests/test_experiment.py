@@ -182,6 +182,17 @@ def test_size_scorecard_pools_the_size_sweep_per_corpus_size():
     assert card["400/x"]["mean_abs_error"] == pytest.approx(0.5)
 
 
+def test_study_pieces_leave_out_the_assumed_rho_curves_when_none_are_asked_for():
+    from emojax.config import override
+    from emojax.experiments import woellmer2012_study as S
+    cfg = override(S.Config(), S.QUICK)
+    keys = list(S.pieces_of(cfg))
+    sized = [p for p in S.points(cfg) if p["sweep"] == "sequences"]
+    assert [k for k in keys if k.startswith(S.ASSUMED)] == [S.ASSUMED + S._key(p) for p in sized]
+    bare = list(S.pieces_of(override(cfg, {"assumed_rhos": []})))
+    assert bare == [k for k in keys if not k.startswith(S.ASSUMED)] and len(sized) == 2
+
+
 def test_context_study_quick(tmp_path):
     """The measured-vs-true study runs end to end on both corpora and writes its records, the
     scorecard and Fig. 4; a rerun reuses every point."""

@@ -285,14 +285,24 @@ def latent_cov(p: SyntheticParams, dialog_turns: np.ndarray, *, shuffled: bool =
     return C
 
 
+@functools.lru_cache(maxsize=8)
+def _gls(p: SyntheticParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(o (F,), P (2, F), R (2, 2)) of the corpus's feature map (`FeatureMap.gls`), drawn as
+    `generate` draws it first; once per parameters (read-only), not per sequence."""
+    fmap = _feature_map(p, np.random.default_rng(p.seed))
+    out = (fmap.o, *fmap.gls())
+    for a in out:
+        a.setflags(write=False)
+    return out
+
+
 def smoother_weights(p: SyntheticParams, dialog_turns: np.ndarray, *, shuffled: bool = False):
     """The Bayes-optimal smoother of one sequence: E[z | x] = W ŷ, ŷ_t = P (x_t - o).
 
     Returns W (T, 2, T, 2), P (2, F) and the posterior covariance (T, 2, T, 2). With C the latent
     prior (`latent_cov`) and N = expr_sd² I₂ + R the noise of ŷ: W = (C ⊗ I₂)(C ⊗ I₂ + I ⊗ N)⁻¹.
     """
-    fmap = _feature_map(p, np.random.default_rng(p.seed))   # same draws as `generate` makes first
-    P, R = fmap.gls()
+    _, P, R = _gls(p)
     C = latent_cov(p, np.asarray(dialog_turns), shuffled=shuffled)
     T = C.shape[0]
     N = p.expr_noise ** 2 * np.eye(2) + R
@@ -304,9 +314,8 @@ def smoother_weights(p: SyntheticParams, dialog_turns: np.ndarray, *, shuffled: 
 
 def oracle_estimate(p: SyntheticParams, x: np.ndarray, dialog_turns: np.ndarray, **kw) -> np.ndarray:
     """E[z_t | x_0..T-1] (T, 2) for one sequence's features `x` (T, F) as `generate` wrote them."""
-    fmap = _feature_map(p, np.random.default_rng(p.seed))
     W, P, _ = smoother_weights(p, dialog_turns, **kw)
-    yhat = (x - fmap.o[None]) @ P.T                            # (T, F) -> (T, 2)
+    yhat = (x - _gls(p)[0][None]) @ P.T                        # (T, F) -> (T, 2)
     return np.einsum("akbl,bl->ak", W, yhat)
 
 

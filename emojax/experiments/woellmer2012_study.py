@@ -69,7 +69,8 @@ class Config:
     size_rhos: tuple[float, ...] = (0.0, 0.9, 0.95)
     size_snr: float = 0.25
     # for each point of that sweep, the exact smoother's classifier and those of smoothers that
-    # assume another rho: how much F1 and cross-entropy a shorter or longer context costs (Fig. 8)
+    # assume another rho: how much F1 and cross-entropy a shorter or longer context costs (Fig. 8;
+    # none with assumed_rhos=[])
     assumed_rhos: tuple[float, ...] = (0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97)
     # optional training sweeps at the default embedded corpus (rho 0.9, seed 0, full size)
     l2s: tuple[float, ...] = ()
@@ -326,6 +327,17 @@ def _assumed_settings(cfg: Config, p: dict) -> dict:
             "analysis": {"theta": a.theta, "position": a.position}}
 
 
+def pieces_of(cfg: Config) -> dict[str, dict]:
+    """The study's pieces, {key: settings}: every point, and with ``assumed_rhos`` each point of the
+    ``sequences`` sweep's assumed-rho smoothers (none with ``assumed_rhos=[]``)."""
+    pts = points(cfg)
+    pieces = {_key(p): _settings(cfg, p) for p in pts}
+    if cfg.assumed_rhos:
+        pieces.update({ASSUMED + _key(p): _assumed_settings(cfg, p) for p in pts
+                       if p["sweep"] == "sequences"})
+    return pieces
+
+
 def point_computer(cfg: Config):
     """The fold runner's compute over study points and their assumed-rho smoothers (also built in
     worker processes)."""
@@ -348,9 +360,7 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
     from emojax.experiments.runner import open_workdir, run_pieces
     t0 = time.time()
     pts = points(cfg)
-    pieces = {_key(p): _settings(cfg, p) for p in pts}
-    sized = [p for p in pts if p["sweep"] == "sequences"]
-    pieces.update({ASSUMED + _key(p): _assumed_settings(cfg, p) for p in sized})
+    pieces = pieces_of(cfg)
     with open_workdir(workdir, fresh=fresh) as wd:
         done, stats = run_pieces(wd, pieces, point_computer(cfg), desc="context study",
                                  unit="point", progress=progress, workers=workers,
@@ -391,7 +401,7 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
         fig7(results, outdir / "fig7_context_vs_size.png", cfg.analysis)
         curves = [{**{k: r.get(k) for k in ident}, "truth": r["truth"]["past"],
                    **{e: r[e]["past"] for e in ests}, "smoothers": done[ASSUMED + _key(p)]}
-                  for p, r in zip(pts, results) if p["sweep"] == "sequences"]
+                  for p, r in zip(pts, results) if ASSUMED + _key(p) in done]
         if curves:
             (outdir / "context_assumed.json").write_text(json.dumps(
                 {"meta": {"experiment": "woellmer2012_study", "analysis": "assumed_rho",
@@ -401,6 +411,9 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
                  "records": curves}, indent=1))
             (outdir / "context_assumed.md").write_text(assumed_markdown(curves, cfg.analysis))
             fig8(curves, outdir / "fig8_assumed_rho.png", cfg.analysis)
+        else:                                   # none asked for: no earlier run's left behind
+            for name in ("context_assumed.json", "context_assumed.md", "fig8_assumed_rho.png"):
+                (outdir / name).unlink(missing_ok=True)
         if publish is not None:
             R.publish(outdir, publish)
     return {"meta": meta, "records": records}
