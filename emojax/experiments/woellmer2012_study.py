@@ -27,7 +27,9 @@ embedded seed 14 and statespace seeds 14-15; the per-direction reading was exami
 seeds 1-2; the smoother was chosen on embedded seeds 1, 2 and 20 and checked on embedded seed 16
 and statespace seeds 16-17, its interval chosen on embedded seeds 1-5 and 20 and statespace seeds
 0-5 and checked on embedded seeds 18-19 and statespace seeds 18-21, and both checked again on
-embedded seeds 21-26 and statespace seeds 22-33; the causes use seed 20).
+embedded seeds 21-26 and statespace seeds 22-33; its rating target was chosen on embedded seeds 1,
+2 and 20 and statespace seeds 0-5 and checked beside the classes on embedded seeds 27-34 and
+statespace seeds 34-49; the causes use seed 20).
 Writes WORKDIR/results/context_study.{json,csv,md}, fig4_measured_vs_true.png,
 fig7_context_vs_size.png and, for the corpus-size sweep,
 context_assumed.{json,md} and fig8_assumed_rho.png; the default run publishes them to
@@ -162,6 +164,7 @@ def _settings(cfg: Config, p: dict) -> dict:
             "train": dataclasses.asdict(w.train),
             "analysis": {"theta": a.theta, "position": a.position, "mode": a.mode,
                          "estimators": list(a.estimators), "seeds": a.seeds, "level": a.level,
+                         # (a point fitted to the classes keys as before the setting existed)
                          **({"smoother_draws": a.smoother_draws, "smoother": smoother.constants(),
                              **({"smoother_target": a.smoother_target}
                                 if a.smoother_target != "classes" else {})}
