@@ -193,6 +193,24 @@ def test_study_pieces_leave_out_the_assumed_rho_curves_when_none_are_asked_for()
     assert bare == [k for k in keys if not k.startswith(S.ASSUMED)] and len(sized) == 2
 
 
+def test_assumed_curves_are_the_size_sweeps_points_only():
+    """A grid point on the same corpus as a size-sweep point shares its key (and its assumed-rho
+    smoothers); the curves still list the sweep's points, once each, labelled as the sweep."""
+    from emojax.config import override
+    from emojax.experiments import woellmer2012_study as S
+    cfg = override(S.Config(), {**S.QUICK, "snrs": [0.25], "sizes": [30, 60]})
+    pts = S.points(cfg)
+    keys = [S._key(p) for p in pts]
+    assert len(set(keys)) < len(keys)                 # the grid's 30-sequence point at rho 0.9
+    results = [{**p, "sequences": p.get("sequences"), "truth": {"past": 1.0}, "x": {"past": 2.0}}
+               for p in pts]
+    done = {S.ASSUMED + k: [{"assumed_rho": 0.9}] for k, p in zip(keys, pts)
+            if p["sweep"] == "sequences"}
+    curves = S.assumed_curves(pts, results, done, ["x"], ("sweep", "rho", "sequences"))
+    assert [(c["sweep"], c["rho"], c["sequences"]) for c in curves] == \
+        [("sequences", 0.9, 30), ("sequences", 0.9, 60)]
+
+
 def test_context_study_quick(tmp_path):
     """The measured-vs-true study runs end to end on both corpora and writes its records, the
     scorecard and Fig. 4; a rerun reuses every point."""

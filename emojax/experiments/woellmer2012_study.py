@@ -341,6 +341,16 @@ def pieces_of(cfg: Config) -> dict[str, dict]:
     return pieces
 
 
+def assumed_curves(pts: list[dict], results: list[dict], done: dict, ests, ident) -> list[dict]:
+    """Per point of the ``sequences`` sweep that has its assumed-rho smoothers in `done`, its
+    identity (`ident`), truth, estimators' counts and those smoothers. A grid point whose corpus
+    is a sweep point's (same key) is not one of them: the sweep is."""
+    return [{**{k: r.get(k) for k in ident}, "truth": r["truth"]["past"],
+             **{e: r[e]["past"] for e in ests}, "smoothers": done[ASSUMED + _key(p)]}
+            for p, r in zip(pts, results)
+            if p["sweep"] == "sequences" and ASSUMED + _key(p) in done]
+
+
 def point_computer(cfg: Config):
     """The fold runner's compute over study points and their assumed-rho smoothers (also built in
     worker processes)."""
@@ -402,9 +412,7 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
         (outdir / "context_study.md").write_text(markdown(results, cfg.analysis, card, meta))
         fig4(results, outdir / "fig4_measured_vs_true.png", cfg.analysis)
         fig7(results, outdir / "fig7_context_vs_size.png", cfg.analysis)
-        curves = [{**{k: r.get(k) for k in ident}, "truth": r["truth"]["past"],
-                   **{e: r[e]["past"] for e in ests}, "smoothers": done[ASSUMED + _key(p)]}
-                  for p, r in zip(pts, results) if ASSUMED + _key(p) in done]
+        curves = assumed_curves(pts, results, done, ests, ident)
         if curves:
             (outdir / "context_assumed.json").write_text(json.dumps(
                 {"meta": {"experiment": "woellmer2012_study", "analysis": "assumed_rho",
