@@ -1,6 +1,6 @@
 """Beyond the paper: is the measured context the true one? Over rho x signal-to-noise x corpus seeds.
 
-  emojax reproduce woellmer2012_study          # ~20 min on 2 quiet CPU cores; configs/woellmer2012_study.yaml
+  emojax reproduce woellmer2012_study          # ~9 min on 2 quiet CPU cores; configs/woellmer2012_study.yaml
   emojax reproduce woellmer2012_study:quick    # seconds (what the tests run)
 
 On corpora with a known answer the true context is exact (the Bayes-optimal smoother's
