@@ -90,6 +90,9 @@ def test_targets_are_checked():
         sm.fit_first_order(xs, bad, groups)
     with pytest.raises(ValueError, match="6 sequences need as many targets"):
         sm.fit_first_order(xs, _corpus.ratings[:5], groups)
+    with pytest.raises(ValueError, match="sequence 2: 40 steps of features but 39 targets"):
+        sm.fit_first_order(xs, [r if i != 2 else r[1:] for i, r in enumerate(_corpus.ratings)],
+                           groups)
 
 
 def test_decay_interval_holds_the_exact_smoothers_decay():

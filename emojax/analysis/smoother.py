@@ -196,11 +196,14 @@ def fit_first_order(xs: Sequence[np.ndarray], targets: Sequence[np.ndarray], gro
     drawn with `seed`)."""
     if not len(xs):
         raise ValueError("no sequences to fit the smoother to")
-    Ys = [np.asarray(y, np.float64).reshape(len(x), -1) for x, y in zip(xs, targets)]
-    if len(targets) != len(xs) or len({y.shape[1] for y in Ys}) != 1:
-        raise ValueError(f"{len(xs)} sequences need as many targets of one width, got "
-                         f"{len(targets)} of widths {sorted({y.shape[1] for y in Ys})}")
-    for i, y in enumerate(Ys):
+    Ys = [np.asarray(y, np.float64) for y in targets]
+    Ys = [y[:, None] if y.ndim == 1 else y for y in Ys]
+    if len(Ys) != len(xs) or len({y.shape[1:] for y in Ys}) != 1 or Ys[0].ndim != 2:
+        raise ValueError(f"{len(xs)} sequences need as many targets (T, K) of one width K, got "
+                         f"{len(Ys)} of shapes {sorted({y.shape[1:] for y in Ys})}")
+    for i, (x, y) in enumerate(zip(xs, Ys)):
+        if len(y) != len(x):
+            raise ValueError(f"sequence {i}: {len(x)} steps of features but {len(y)} targets")
         if not np.isfinite(y).all():
             raise ValueError(f"sequence {i}: targets must be finite (a missing rating?)")
     ids = list(range(len(xs))) if ids is None else list(ids)
