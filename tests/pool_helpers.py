@@ -49,3 +49,15 @@ def trainer():
                 h.update(np.asarray(leaf).tobytes())
             yield key, h.hexdigest()
     return compute
+
+
+def sleeper(pid_dir: str):
+    """compute(keys): writes the worker's pid to ``pid_dir/KEY`` and sleeps a minute per key."""
+    def compute(keys, bar):
+        import time
+        for key in keys:
+            with open(os.path.join(pid_dir, key), "w") as f:
+                f.write(str(os.getpid()))
+            time.sleep(60)
+            yield key, {}
+    return compute

@@ -164,3 +164,42 @@ def test_a_script_on_stdin_computes_in_its_own_process():
                          env=env, timeout=120)
     assert got.returncode == 0, got.stderr
     assert got.stdout.strip() == "[('1', 2), ('2', 4)]"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_workers_stop_when_their_parent_is_killed(tmp_path):
+    """A run killed from outside (SIGKILL: no cleanup in the parent) leaves no worker computing:
+    each notices its parent is gone and exits within seconds."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    def alive(pid):
+        try:
+            return " Z " not in Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1][:4]
+        except FileNotFoundError:
+            return False
+    script = ("import sys\nfrom emojax.experiments import pool\n"
+              "if __name__ == '__main__':\n"
+              f"    list(pool.compute(('pool_helpers', 'sleeper', ({str(tmp_path)!r},)), "
+              "[['a'], ['b']], 2))\n")
+    (tmp_path / "run.py").write_text(script)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    parent = subprocess.Popen([sys.executable, str(tmp_path / "run.py")], env=env)
+    try:
+        deadline = time.time() + 120
+        while not ((tmp_path / "a").exists() and (tmp_path / "b").exists()):
+            assert time.time() < deadline and parent.poll() is None, "the workers never started"
+            time.sleep(0.2)
+        pids = [int((tmp_path / k).read_text()) for k in ("a", "b")]
+        assert all(alive(p) for p in pids)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.time() + 15
+        while any(alive(p) for p in pids) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not any(alive(p) for p in pids), "workers outlived their killed parent"
+    finally:
+        parent.kill()

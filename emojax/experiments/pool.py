@@ -93,9 +93,20 @@ def _spawnable() -> bool:
     return main is None or os.path.exists(main)
 
 
+def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
+    """Stop this worker once its parent is gone (killed by SIGTERM or SIGKILL, which give the
+    parent no chance to stop it): nobody would store what it computes, and it holds the cores."""
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(1)
+
+
 def _worker(index: int, cores: list[int], spec, options: dict, todo, done) -> None:
     """One worker: pin, build the compute function from `spec`, then compute groups of keys from
-    `todo` until a None arrives; report each result, every failure and the compile time to `done`."""
+    `todo` until a None arrives; report each result, every failure and the compile time to `done`.
+    It stops by itself when the parent process dies (`_exit_with_parent`)."""
+    import threading
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     try:
         if hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, cores)
