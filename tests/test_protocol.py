@@ -64,10 +64,6 @@ def test_task_ratings_are_the_columns_the_classes_are_cut_from(small):
     np.testing.assert_array_equal(W.task_ratings("cluster4", c), np.stack([c.valence, c.activation], 1))
     assert W.task_ratings("category", c) is None
     assert W.task_ratings("valence3", dataclasses.replace(c, valence=None)) is None
-    # the classes are cut from those ratings
-    np.testing.assert_array_equal(L.three_levels(W.task_ratings("valence3", c)[:, 0]),
-                                  L.task_labels("valence3", c.valence, c.activation, None,
-                                                np.arange(len(c.valence)))[0])
 
 
 def test_cluster_midpoints_fit_training_only():

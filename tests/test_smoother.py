@@ -71,7 +71,7 @@ def test_fit_recovers_the_exact_smoothers_decay_and_context():
 
 def test_fit_to_the_ratings_behind_the_classes_recovers_the_same_decay():
     """Fitted to the ratings the classes are cut from (a target of width 1), λ is the exact
-    smoother's as well, and closer to it than from the classes on this draw (more of the state)."""
+    smoother's as well."""
     xs, ys, groups, _, lam = _corpus(0.85)
     f = sm.fit_first_order(xs, _corpus.ratings, groups)
     assert f.weights.shape == (4, 1) and f.intercept.shape == (1,)
@@ -84,6 +84,10 @@ def test_targets_are_checked():
     xs, ys, groups, _, _ = _corpus(0.5, speakers=3, per_speaker=2)
     with pytest.raises(ValueError, match="labels must be in 0..2"):
         sm.one_hot([np.array([0, 3])], 3)
+    with pytest.raises(ValueError, match="labels must be integers"):
+        sm.one_hot([np.array([0.0, 1.5])], 3)
+    with pytest.raises(ValueError, match="integer targets: class labels go through one_hot"):
+        sm.fit_first_order(xs, ys, groups)
     bad = [r.copy() for r in _corpus.ratings]
     bad[1][4] = np.nan
     with pytest.raises(ValueError, match="sequence 1: targets must be finite"):
@@ -165,7 +169,7 @@ def test_readings_fit_the_conditions_training_speakers_in_its_order(monkeypatch)
     rng = np.random.default_rng(5)
     seqs = [np.arange(i * 6, i * 6 + 6) for i in range(4)]
     prep = {"part": np.array(["train", "val", "test", "train"]), "X": rng.normal(size=(24, 3)),
-            "y": rng.integers(0, 3, 24), "n_classes": 3}
+            "y": rng.integers(0, 3, 24), "n_classes": 3, "ratings": None}
     speaker = np.repeat(["a", "b", "c", "d"], 6)
     seen = {}
 
@@ -209,7 +213,7 @@ def test_readings_at_the_ends_of_the_interval_count_as_its_bounds(monkeypatch):
     rng = np.random.default_rng(7)
     seqs = [np.arange(i * 30, i * 30 + 30) for i in range(3)]
     prep = {"part": np.array(["train", "train", "test"]), "X": rng.normal(size=(90, 2)),
-            "y": rng.integers(0, 3, 90), "n_classes": 3}
+            "y": rng.integers(0, 3, 90), "n_classes": 3, "ratings": None}
     fit = sm.FirstOrderSmoother(0.5, np.ones((2, 3)), np.zeros(3), decay_low=0.3, decay_high=0.7)
     monkeypatch.setattr(sm, "fit_first_order", lambda *a, **kw: fit)
     read = A.smoother_readings(prep, seqs, np.repeat(["a", "b", "c"], 30), [30], 0, 0, level=0.95)

@@ -1,5 +1,5 @@
-"""A first-order linear smoother fitted to labelled sequences: a context estimator that trains no
-network, so it inherits no network's prior.
+"""A first-order linear smoother fitted to rated or labelled sequences: a context estimator that
+trains no network, so it inherits no network's prior.
 
 Model, per sequence of features ``x_t (F,)`` and targets ``y_t (K,)`` (one-hot classes,
 `one_hot`, or the ratings the classes were cut from)::
@@ -26,7 +26,7 @@ the embedded corpus's seeds 1, 2 and 20; `emojax.experiments.woellmer2012_analys
   carry no signal are constant along a sequence, and a projection that picks them up (by chance,
   from a finite sample) looks like noise that does not average out, which pulls ``λ`` short;
 - the projection ``P`` is **cross-fitted**: each sequence's ``s`` comes from a ``P`` fitted
-  without it (``folds`` groups), else ``s_t`` fits its own label better than its neighbours'
+  without it (``folds`` groups), else ``s_t`` fits its own target better than its neighbours'
   and ``λ`` comes out short again;
 - ``ridge`` (times the number of utterances) keeps ``P`` defined with many features.
 
@@ -177,6 +177,8 @@ def one_hot(ys: Sequence[np.ndarray], n_classes: int) -> list[np.ndarray]:
     out = []
     for i, y in enumerate(ys):
         y = np.asarray(y)
+        if y.size and not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"sequence {i}: labels must be integers, got {y.dtype}")
         if y.size and (y.min() < 0 or y.max() >= n_classes):
             raise ValueError(f"sequence {i}: labels must be in 0..{n_classes - 1}, got "
                              f"{y.min()}..{y.max()}")
@@ -196,6 +198,9 @@ def fit_first_order(xs: Sequence[np.ndarray], targets: Sequence[np.ndarray], gro
     drawn with `seed`)."""
     if not len(xs):
         raise ValueError("no sequences to fit the smoother to")
+    if any(np.issubdtype(np.asarray(y).dtype, np.integer) for y in targets):
+        raise ValueError("integer targets: class labels go through one_hot(ys, n_classes) first, "
+                         "ratings as floats")
     Ys = [np.asarray(y, np.float64) for y in targets]
     Ys = [y[:, None] if y.ndim == 1 else y for y in Ys]
     if len(Ys) != len(xs) or len({y.shape[1:] for y in Ys}) != 1 or Ys[0].ndim != 2:

@@ -299,7 +299,8 @@ def _gls(p: SyntheticParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def smoother_weights(p: SyntheticParams, dialog_turns: np.ndarray, *, shuffled: bool = False):
     """The Bayes-optimal smoother of one sequence: E[z | x] = W ŷ, ŷ_t = P (x_t - o).
 
-    Returns W (T, 2, T, 2), P (2, F) and the posterior covariance (T, 2, T, 2). With C the latent
+    Returns W (T, 2, T, 2), P (2, F) (read-only, shared by every call with these parameters:
+    `_gls`) and the posterior covariance (T, 2, T, 2). With C the latent
     prior (`latent_cov`) and N = expr_sd² I₂ + R the noise of ŷ: W = (C ⊗ I₂)(C ⊗ I₂ + I ⊗ N)⁻¹.
     """
     _, P, R = _gls(p)

@@ -461,7 +461,7 @@ def extend_ends(into: dict, key, sides: dict) -> None:
 
 
 def smoother_readings(prep, run_seqs, speaker, lengths, k: int, seed: int,
-                      level: float | None = None, target: str = "classes"
+                      level: float | None = None, target: str = "rating"
                       ) -> dict[str, list[np.ndarray]]:
     """The `smoother` estimator's sensitivity matrices, one per test sequence length in `lengths`:
     the first-order smoother (`emojax.analysis.smoother`) fitted to the fold's training speakers'
@@ -477,7 +477,7 @@ def smoother_readings(prep, run_seqs, speaker, lengths, k: int, seed: int,
     pick = (np.random.default_rng([seed, k]).integers(0, len(train), len(train)) if k
             else np.arange(len(train)))
     train = [train[i] for i in pick]
-    ratings = prep.get("ratings") if target == "rating" else None
+    ratings = prep["ratings"] if target == "rating" else None
     targets = ([ratings[s] for s in train] if ratings is not None
                else one_hot([prep["y"][s] for s in train], prep["n_classes"]))
     fit = fit_first_order([prep["X"][s] for s in train], targets, [speaker[s[0]] for s in train],

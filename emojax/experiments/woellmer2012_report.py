@@ -156,11 +156,13 @@ CHECKS = "woellmer2012_smoother_choice"    # the smoother's choosing and never-u
 
 def _checks_section(results: Path, est: str = "smoother") -> list[str]:
     """The smoother on every corpus seed it was checked on: the study's own set and each run in
-    results/woellmer2012_smoother_choice/ (its choosing runs and the never-used ones), with what it
-    was fitted to (``analysis.smoother_target``), and per target the fresh points pooled (the
+    results/woellmer2012_smoother_choice/ (its choosing runs, the never-used ones, and the
+    ``*earlier_checks*`` runs: seeds that checked another target before, never used to choose
+    this one), with what it was fitted to (``analysis.smoother_target``), and per target the fresh points pooled (the
     study's and the never-used runs of one fit)."""
     runs = [("the study's", results / "woellmer2012" / "context_study.json")]
-    runs += [("choosing" if "choose" in f.parent.name else "never used", f)
+    runs += [("choosing" if "choose" in f.parent.name else
+              "never used for this target" if "earlier_checks" in f.parent.name else "never used", f)
              for f in sorted((results / CHECKS).glob("*/context_study.json"))]
     keys = ("within_1", "covered", "resolved", "within_1_resolved")
     rows, pools = [], {}

@@ -32,7 +32,8 @@ embedded seeds 21-26 and statespace seeds 22-33; its rating target was chosen on
 statespace seeds 34-49; the causes use seed 20).
 Writes WORKDIR/results/context_study.{json,csv,md}, fig4_measured_vs_true.png,
 fig7_context_vs_size.png and, for the corpus-size sweep,
-context_assumed.{json,md} and fig8_assumed_rho.png; the default run publishes them to
+context_assumed.{json,md} and fig8_assumed_rho.png (none with ``assumed_rhos=[]``); the default
+run publishes them to
 results/woellmer2012/.
 """
 from __future__ import annotations
@@ -424,7 +425,8 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
             fig8(curves, outdir / "fig8_assumed_rho.png", cfg.analysis)
         else:                                   # none asked for: no earlier run's left behind
             for name in ("context_assumed.json", "context_assumed.md", "fig8_assumed_rho.png"):
-                (outdir / name).unlink(missing_ok=True)
+                for d in (outdir, publish) if publish is not None else (outdir,):
+                    (d / name).unlink(missing_ok=True)
         if publish is not None:
             R.publish(outdir, publish)
     return {"meta": meta, "records": records}
