@@ -267,6 +267,20 @@ def test_context_study_quick(tmp_path):
     assert (wd / "results" / "context_study.csv").read_text() == before
 
 
+def test_network_settings_leave_out_what_fits_no_network():
+    """The causes key their pieces by the analysis settings a network's reading depends on: which
+    estimators a run reports and how the smoother is fitted leave them alone; theta does not."""
+    import dataclasses
+
+    from emojax.experiments.woellmer2012_analysis import AnalysisConfig, network_settings
+    base = AnalysisConfig()
+    for change in ({"estimators": ("paper",), "recommended": "paper"},
+                   {"smoother_target": "classes", "smoother_draws": 3}):
+        assert network_settings(dataclasses.replace(base, **change)) == network_settings(base)
+    assert network_settings(dataclasses.replace(base, theta=0.05)) != network_settings(base)
+    assert "memoryless_lr" in network_settings(base) and "seeds" in network_settings(base)
+
+
 def test_context_causes_quick(tmp_path):
     wd = tmp_path / "causes"
     assert cli.main(["reproduce", "woellmer2012_causes:quick", "--workdir", str(wd),

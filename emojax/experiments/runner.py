@@ -298,12 +298,9 @@ def run_pieces(wd: Workdir, pieces: dict[str, dict], compute: Callable, *,
     if missing:
         raise RuntimeError(f"pieces not computed: {missing}")
     reused = [k for k in pieces if k not in todo]
-    n_groups = len({group(k) for k in pieces})
-    if workers > 1 and spec is not None and n_groups > 1:   # what this run's pool would be
-        from emojax.experiments import pool
-        width_now = pool.width(workers, n_groups)
-    else:
-        width_now = 1
+    from emojax.experiments import pool                    # what this run's pool would be
+    width_now = (max(1, pool.width(workers, len({group(k) for k in pieces}))) if spec is not None
+                 else 1)
     return {k: done[k] for k in pieces}, {
         "reused": len(reused), "computed": len(todo),
         "reused_s": round(sum(shares[k] if shares[k] == shares[k] else seconds[k] / width_now

@@ -452,6 +452,14 @@ def split_ends(read: dict) -> tuple[dict, dict]:
     return main, ends
 
 
+def network_settings(acfg: AnalysisConfig) -> dict:
+    """The analysis settings that reach a trained network's readings: all but which estimators a
+    run reports (``estimators``, ``recommended``) and the smoother's own (``smoother_*``, a fit
+    with no network)."""
+    return {k: v for k, v in dataclasses.asdict(acfg).items()
+            if k not in ("estimators", "recommended") and not k.startswith("smoother_")}
+
+
 def extend_ends(into: dict, key, sides: dict) -> None:
     """Add one unit's readings at an estimator's interval ends (``{"low": [S], "high": [S]}``,
     from `split_ends`) to ``into[key]``."""

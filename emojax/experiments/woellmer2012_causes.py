@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from emojax.config import check
-from emojax.experiments.woellmer2012_analysis import AnalysisConfig
+from emojax.experiments.woellmer2012_analysis import AnalysisConfig, network_settings
 from emojax.models.woellmer import ModelConfig
 from emojax.train.fit import TrainConfig
 
@@ -263,9 +263,7 @@ def run(cfg: Config, workdir: Path, *, publish: Path | None = None, progress: bo
     pieces = {spec: {"experiment": "woellmer2012_causes", "corpus": spec, "task": cfg.task,
                      "folds": cfg.folds, "seeds": cfg.seeds, "seed": cfg.seed,
                      "model": dataclasses.asdict(cfg.model), "train": dataclasses.asdict(cfg.train),
-                     # which estimators a main run reports does not reach the causes' rows
-                     "analysis": {k: v for k, v in dataclasses.asdict(cfg.analysis).items()
-                                  if k not in ("estimators", "recommended")}}
+                     "analysis": network_settings(cfg.analysis)}
               for spec in cfg.corpora}
     with open_workdir(workdir, fresh=fresh) as wd:
         done, stats = run_pieces(wd, pieces, corpus_computer(cfg), desc="context causes",
